@@ -1,0 +1,95 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint, check, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid,
+} from 'drizzle-orm/pg-core';
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const partners = pgTable('partners', {
+  id: uuid('id').primaryKey(),
+  nombre: text('nombre').notNull(),
+  email: text('email').notNull(),
+  estado: text('estado').notNull(),
+  estadoKyc: text('estado_kyc').notNull(),
+  version: integer('version').notNull(),
+  createdAt: tz('created_at').notNull(),
+  updatedAt: tz('updated_at').notNull(),
+  deletedAt: tz('deleted_at'),
+}, (t) => [
+  // Case-insensitive uniqueness among live partners: a deleted partner frees its email.
+  uniqueIndex('partners_email_live_uq').on(sql`lower(${t.email})`).where(sql`${t.deletedAt} is null`),
+  index('partners_estado_idx').on(t.estado, t.id),
+  check('partners_estado_ck', sql`${t.estado} in ('ACTIVO', 'INACTIVO', 'SUSPENDIDO')`),
+  check('partners_estado_kyc_ck', sql`${t.estadoKyc} in ('PENDIENTE', 'VERIFICADO', 'RECHAZADO')`),
+]);
+
+export const integrations = pgTable('integrations', {
+  id: uuid('id').primaryKey(),
+  partnerId: uuid('partner_id').notNull().references(() => partners.id),
+  tipo: text('tipo').notNull(),
+  nombre: text('nombre').notNull(),
+  estado: text('estado').notNull(),
+  version: integer('version').notNull(),
+  createdAt: tz('created_at').notNull(),
+  revokedAt: tz('revoked_at'),
+  motivoRevocacion: text('motivo_revocacion'),
+}, (t) => [
+  index('integrations_partner_idx').on(t.partnerId, t.createdAt),
+  check('integrations_estado_ck', sql`${t.estado} in ('ACTIVA', 'REVOCADA')`),
+]);
+
+/**
+ * The transactional outbox. `id` is taken after the aggregate row lock, so per-partner
+ * order equals id order. `publish_sequence` is assigned by the relay when it claims the
+ * row and becomes the Pulsar sequence id (ids are not in commit order; sequences are).
+ */
+export const outbox = pgTable('outbox', {
+  id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+  eventId: uuid('event_id').notNull(),
+  aggregateType: text('aggregate_type').notNull(),
+  aggregateId: uuid('aggregate_id').notNull(),
+  aggregateVersion: integer('aggregate_version').notNull(),
+  eventType: text('event_type').notNull(),
+  topic: text('topic').notNull(),
+  payload: jsonb('payload').notNull(),
+  schemaVersion: text('schema_version').notNull(),
+  schemaFingerprint: text('schema_fingerprint').notNull(),
+  headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+  occurredAt: tz('occurred_at').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+  nextAttemptAt: tz('next_attempt_at'),
+  parkedAt: tz('parked_at'),
+  skippedAt: tz('skipped_at'),
+  skipReason: text('skip_reason'),
+  claimedBy: text('claimed_by'),
+  claimedAt: tz('claimed_at'),
+  publishShard: smallint('publish_shard'),
+  publishSequence: bigint('publish_sequence', { mode: 'bigint' }),
+  sentAt: tz('sent_at'),
+  brokerMessageId: text('broker_message_id'),
+}, (t) => [
+  uniqueIndex('outbox_event_topic_uq').on(t.eventId, t.topic),
+  // The relay's hot path only ever looks at unsent rows: keep that index tiny.
+  // A skipped row is done too: it releases its partner without being published.
+  index('outbox_unsent_idx').on(t.id).where(sql`${t.sentAt} is null and ${t.skippedAt} is null`),
+  index('outbox_unsent_aggregate_idx').on(t.aggregateId, t.id).where(sql`${t.sentAt} is null and ${t.skippedAt} is null`),
+  index('outbox_sent_at_idx').on(t.sentAt).where(sql`${t.sentAt} is not null`),
+]);
+
+/** Per-shard publish sequence: the last Pulsar sequence id handed out for that shard. */
+export const relayShards = pgTable('relay_shards', {
+  shard: integer('shard').primaryKey(),
+  lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
+});
+
+/** POST idempotency: the first response for a key is replayed for the same request. */
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  key: text('key').notNull(),
+  principal: text('principal').notNull(),
+  requestHash: text('request_hash').notNull(),
+  status: integer('status').notNull(),
+  body: jsonb('body').notNull(),
+  headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+  createdAt: tz('created_at').notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.principal, t.key] })]);

@@ -1,0 +1,74 @@
+import type { EstadoKyc, EstadoPartner, ResultadoKyc } from './partner.ts';
+
+// The seed's six domain events. Each carries the partner aggregate's version after the
+// change, so consumers can order and de-duplicate per partner.
+export interface PartnerCreado {
+  type: 'PartnerCreado';
+  partner_id: string;
+  version: number;
+  nombre: string;
+  email: string;
+  estado: EstadoPartner;
+  estado_kyc: EstadoKyc;
+}
+
+export interface PartnerActualizado {
+  type: 'PartnerActualizado';
+  partner_id: string;
+  version: number;
+  nombre: string;
+  email: string;
+  estado: EstadoPartner;
+  estado_kyc: EstadoKyc;
+  campos_actualizados: string[];
+}
+
+export interface PartnerEliminado {
+  type: 'PartnerEliminado';
+  partner_id: string;
+  version: number;
+}
+
+export interface KYCVerificado {
+  type: 'KYCVerificado';
+  partner_id: string;
+  version: number;
+  estado_kyc: ResultadoKyc;
+  motivo: string | null;
+}
+
+export interface IntegracionCreada {
+  type: 'IntegracionCreada';
+  partner_id: string;
+  version: number;
+  integracion_id: string;
+  tipo: string;
+  nombre: string;
+}
+
+export interface IntegracionRevocada {
+  type: 'IntegracionRevocada';
+  partner_id: string;
+  version: number;
+  integracion_id: string;
+  motivo: string;
+}
+
+export type DomainEvent =
+  | PartnerCreado
+  | PartnerActualizado
+  | PartnerEliminado
+  | KYCVerificado
+  | IntegracionCreada
+  | IntegracionRevocada;
+
+export type EventType = DomainEvent['type'];
+
+export const EVENT_TYPES = [
+  'PartnerCreado',
+  'PartnerActualizado',
+  'PartnerEliminado',
+  'KYCVerificado',
+  'IntegracionCreada',
+  'IntegracionRevocada',
+] as const satisfies readonly EventType[];

@@ -1,0 +1,58 @@
+// Avro encoding of integration events for one topic's schema. Pure: no I/O.
+import avro from 'avsc';
+import type { IntegrationEvent } from './envelope.ts';
+import { dataRecordName, topicSchema } from './schemas.ts';
+
+export class EventSchemaError extends Error {
+  readonly code = 'EVENT_SCHEMA_MISMATCH';
+  readonly paths: string[];
+  constructor(message: string, paths: string[]) {
+    super(message);
+    this.name = 'EventSchemaError';
+    this.paths = paths;
+  }
+}
+
+function toAvroValue(topic: string, event: IntegrationEvent): Record<string, unknown> {
+  const schema = topicSchema(topic);
+  if (!schema.eventTypes.includes(event.type)) {
+    throw new EventSchemaError(`event type ${event.type} is not routed to topic ${topic}`, ['type']);
+  }
+  return { ...event, data: schema.dataUnionWrapped ? { [dataRecordName(event.type)]: event.data } : event.data };
+}
+
+/** Throws EventSchemaError naming every field that does not fit the topic's schema. */
+export function validateEvent(topic: string, event: IntegrationEvent): void {
+  const value = toAvroValue(topic, event);
+  const paths: string[] = [];
+  topicSchema(topic).type.isValid(value, {
+    errorHook: (path: string[]) => paths.push(path.join('.') || '(root)'),
+  });
+  if (paths.length > 0) {
+    throw new EventSchemaError(
+      `${event.type} does not fit the ${topic} schema at ${paths.join(', ')}`,
+      paths,
+    );
+  }
+}
+
+export function encodeEvent(topic: string, event: IntegrationEvent): Buffer {
+  validateEvent(topic, event);
+  return topicSchema(topic).type.toBuffer(toAvroValue(topic, event));
+}
+
+function fromAvroValue(topic: string, value: Record<string, unknown>): IntegrationEvent {
+  if (!topicSchema(topic).dataUnionWrapped) return { ...value } as unknown as IntegrationEvent;
+  const union = value.data as Record<string, unknown>;
+  const [branch] = Object.keys(union);
+  return { ...value, data: { ...(union[branch!] as object) } } as unknown as IntegrationEvent;
+}
+
+/** Decodes with the topic's current (reader) schema, optionally resolving from the writer's. */
+export function decodeEvent(topic: string, bytes: Uint8Array, writerSchemaJson?: string): IntegrationEvent {
+  const reader = topicSchema(topic).type;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (writerSchemaJson === undefined) return fromAvroValue(topic, reader.fromBuffer(buf) as Record<string, unknown>);
+  const writer = avro.Type.forSchema(JSON.parse(writerSchemaJson) as avro.Schema, { wrapUnions: 'auto' });
+  return fromAvroValue(topic, reader.fromBuffer(buf, reader.createResolver(writer)) as Record<string, unknown>);
+}

@@ -1,0 +1,4 @@
+export * from './routing.ts';
+export * from './schemas.ts';
+export * from './envelope.ts';
+export * from './codec.ts';

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses environment variables with a zod object schema. Every bad value is reported on
+ * its own line naming the variable, so an operator can fix them all in one go.
+ */
+export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '(environment)');
+    const value = env[name];
+    const shown = value === undefined ? 'is not set' : `=${JSON.stringify(value)} is invalid`;
+    return `config: ${name} ${shown}: ${issue.message}`;
+  });
+  throw new ConfigError(lines.join('\n'));
+}
+
+/** Shared variable schemas, so every process reads them the same way. */
+export const env = {
+  databaseUrl: z.string({ error: 'set it to a postgres:// connection URL' })
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL'),
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  durationMs: (fallback: number) => z.coerce.number().int().nonnegative().default(fallback),
+  list: z.string().transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)),
+};
