@@ -28,6 +28,7 @@ CREATE TABLE "outbox" (
 	"aggregate_type" text NOT NULL,
 	"aggregate_id" uuid NOT NULL,
 	"aggregate_version" integer NOT NULL,
+	"shard_key" integer NOT NULL,
 	"event_type" text NOT NULL,
 	"topic" text NOT NULL,
 	"payload" jsonb NOT NULL,
@@ -73,6 +74,7 @@ CREATE INDEX "integrations_partner_idx" ON "integrations" USING btree ("partner_
 CREATE UNIQUE INDEX "outbox_event_topic_uq" ON "outbox" USING btree ("event_id","topic");--> statement-breakpoint
 CREATE INDEX "outbox_unsent_idx" ON "outbox" USING btree ("id") WHERE "outbox"."sent_at" is null and "outbox"."skipped_at" is null;--> statement-breakpoint
 CREATE INDEX "outbox_unsent_aggregate_idx" ON "outbox" USING btree ("aggregate_id","id") WHERE "outbox"."sent_at" is null and "outbox"."skipped_at" is null;--> statement-breakpoint
+CREATE INDEX "outbox_blocked_idx" ON "outbox" USING btree ("aggregate_id") WHERE "outbox"."sent_at" is null and "outbox"."skipped_at" is null and "outbox"."attempts" > 0;--> statement-breakpoint
 CREATE INDEX "outbox_sent_at_idx" ON "outbox" USING btree ("sent_at") WHERE "outbox"."sent_at" is not null;--> statement-breakpoint
 CREATE UNIQUE INDEX "partners_email_live_uq" ON "partners" USING btree (lower("email")) WHERE "partners"."deleted_at" is null;--> statement-breakpoint
 CREATE INDEX "partners_estado_idx" ON "partners" USING btree ("estado","id");

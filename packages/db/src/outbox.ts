@@ -5,6 +5,7 @@ import type { DomainEvent } from '@relevo/domain';
 import { ROUTES, SCHEMA_VERSION, toIntegrationEvent, topicSchema, validateEvent } from '@relevo/events';
 import type { Tx } from './client.ts';
 import { outbox } from './schema.ts';
+import { shardKeyOf } from './shards.ts';
 
 export const PARTNER_AGGREGATE = 'partner';
 
@@ -41,6 +42,7 @@ export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendC
         aggregateType: PARTNER_AGGREGATE,
         aggregateId: event.partner_id,
         aggregateVersion: event.version,
+        shardKey: shardKeyOf(event.partner_id),
         eventType: event.type,
         topic,
         payload: integrationEvent,

@@ -49,6 +49,8 @@ export const outbox = pgTable('outbox', {
   aggregateType: text('aggregate_type').notNull(),
   aggregateId: uuid('aggregate_id').notNull(),
   aggregateVersion: integer('aggregate_version').notNull(),
+  /** Stable hash of aggregate_id; the relay's shard is shard_key % RELAY_SHARDS. */
+  shardKey: integer('shard_key').notNull(),
   eventType: text('event_type').notNull(),
   topic: text('topic').notNull(),
   payload: jsonb('payload').notNull(),
@@ -74,6 +76,8 @@ export const outbox = pgTable('outbox', {
   // A skipped row is done too: it releases its partner without being published.
   index('outbox_unsent_idx').on(t.id).where(sql`${t.sentAt} is null and ${t.skippedAt} is null`),
   index('outbox_unsent_aggregate_idx').on(t.aggregateId, t.id).where(sql`${t.sentAt} is null and ${t.skippedAt} is null`),
+  // Aggregates held back by a failing or parked row; tiny, read once per claim.
+  index('outbox_blocked_idx').on(t.aggregateId).where(sql`${t.sentAt} is null and ${t.skippedAt} is null and ${t.attempts} > 0`),
   index('outbox_sent_at_idx').on(t.sentAt).where(sql`${t.sentAt} is not null`),
 ]);
 

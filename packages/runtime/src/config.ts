@@ -18,8 +18,8 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(environment)');
     const value = env[name];
-    const shown = value === undefined ? 'is not set' : `=${JSON.stringify(value)} is invalid`;
-    return `config: ${name} ${shown}: ${issue.message}`;
+    const shown = value === undefined ? `${name} is not set` : `${name}=${JSON.stringify(value)} is invalid`;
+    return `config: ${shown}: ${issue.message}`;
   });
   throw new ConfigError(lines.join('\n'));
 }

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { migrateDatabase } from '@relevo/db';
+import { env, parseEnv } from '@relevo/runtime';
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Resolves to the process exit code; long-running commands resolve when they stop. */
+  run(args: string[]): Promise<number>;
+}
+
+export const commands: Command[] = [
+  {
+    name: 'db migrate',
+    summary: 'apply pending database migrations (idempotent)',
+    async run() {
+      const config = parseEnv(z.object({ DATABASE_URL: env.databaseUrl }));
+      await migrateDatabase(config.DATABASE_URL);
+      process.stdout.write('db: migrations applied\n');
+      return 0;
+    },
+  },
+  {
+    name: 'api',
+    summary: 'run the HTTP API (partners, KYC, integrations)',
+    async run() {
+      const { runApiProcess } = await import('@relevo/api');
+      return runApiProcess();
+    },
+  },
+  {
+    name: 'relay',
+    summary: 'run the outbox relay worker (outbox → Pulsar)',
+    async run() {
+      const { runRelayProcess } = await import('@relevo/relay');
+      return runRelayProcess();
+    },
+  },
+];
+
+export function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return ['usage: relevo <command>', '', ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`), ''].join('\n');
+}
