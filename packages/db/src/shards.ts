@@ -11,10 +11,3 @@ export function shardKeyOf(aggregateId: string): number {
 export function shardOf(aggregateId: string, shards: number): number {
   return shardKeyOf(aggregateId) % shards;
 }
-
-/** The pg-boss queue that drives the relay; one job per shard, keyed by the shard. */
-export const DRAIN_QUEUE = 'relevo-drain';
-
-export function drainKey(shard: number): string {
-  return `shard-${shard}`;
-}

@@ -1,0 +1,83 @@
+// Partner repository: the aggregate root's row. Writes lock it first (`FOR UPDATE`), so
+// every change of one partner, and the outbox ids it takes, are serialised per partner.
+import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
+import type { EstadoKyc, EstadoPartner, Partner } from '@relevo/domain';
+import type { Db, Tx } from './client.ts';
+import { partners } from './schema.ts';
+
+/** The pool or an open transaction: reads work on either. */
+export type Queryable = Db | Tx;
+
+type PartnerRow = typeof partners.$inferSelect;
+
+export function partnerFromRow(row: PartnerRow): Partner {
+  return {
+    id: row.id,
+    nombre: row.nombre,
+    email: row.email,
+    estado: row.estado as EstadoPartner,
+    estado_kyc: row.estadoKyc as EstadoKyc,
+    version: row.version,
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+    deleted_at: row.deletedAt,
+  };
+}
+
+function rowFromPartner(p: Partner): typeof partners.$inferInsert {
+  return {
+    id: p.id,
+    nombre: p.nombre,
+    email: p.email,
+    estado: p.estado,
+    estadoKyc: p.estado_kyc,
+    version: p.version,
+    createdAt: p.created_at,
+    updatedAt: p.updated_at,
+    deletedAt: p.deleted_at,
+  };
+}
+
+/** Takes the partner's row lock for the rest of the transaction; null when there is no such partner. */
+export async function lockPartner(tx: Tx, id: string): Promise<Partner | null> {
+  const [row] = await tx.select().from(partners).where(eq(partners.id, id)).for('update');
+  return row ? partnerFromRow(row) : null;
+}
+
+export async function findPartner(q: Queryable, id: string): Promise<Partner | null> {
+  const [row] = await q.select().from(partners).where(eq(partners.id, id));
+  return row ? partnerFromRow(row) : null;
+}
+
+/** Fails with the unique violation `partners_email_live_uq` when a live partner has the email (any case). */
+export async function insertPartner(tx: Tx, p: Partner): Promise<void> {
+  await tx.insert(partners).values(rowFromPartner(p));
+}
+
+/** Saves the state decided for a partner whose row this transaction has locked. */
+export async function savePartner(tx: Tx, p: Partner): Promise<void> {
+  const { id: _id, createdAt: _created, ...changes } = rowFromPartner(p);
+  await tx.update(partners).set(changes).where(eq(partners.id, p.id));
+}
+
+export const PARTNER_EMAIL_UNIQUE = 'partners_email_live_uq';
+
+export interface PartnerFilter {
+  estado?: EstadoPartner;
+  estadoKyc?: EstadoKyc;
+  /** Exclusive lower bound on id (the cursor). */
+  after?: string;
+  limit: number;
+  includeDeleted?: boolean;
+}
+
+/** Live partners in id order (uuid v7 ids: creation order), one page of keyset paging. */
+export async function listPartners(q: Queryable, f: PartnerFilter): Promise<Partner[]> {
+  const where: SQL[] = [];
+  if (!f.includeDeleted) where.push(isNull(partners.deletedAt));
+  if (f.estado) where.push(eq(partners.estado, f.estado));
+  if (f.estadoKyc) where.push(eq(partners.estadoKyc, f.estadoKyc));
+  if (f.after) where.push(gt(partners.id, f.after));
+  const rows = await q.select().from(partners).where(and(...where)).orderBy(asc(partners.id)).limit(f.limit);
+  return rows.map(partnerFromRow);
+}

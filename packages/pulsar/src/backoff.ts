@@ -1,0 +1,26 @@
+/** Exponential reconnect delay with jitter, so many producers do not hammer a restarting broker in step. */
+export class Backoff {
+  private next: number;
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+
+  constructor(initialMs = 100, maxMs = 5_000) {
+    this.initialMs = initialMs;
+    this.maxMs = maxMs;
+    this.next = initialMs;
+  }
+
+  delay(): number {
+    const d = this.next;
+    this.next = Math.min(this.maxMs, this.next * 2);
+    return Math.round(d * (0.8 + Math.random() * 0.4));
+  }
+
+  reset(): void {
+    this.next = this.initialMs;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,114 @@
+// The public contract of @relevo/pulsar; the relay and the native adapter implement/consume exactly this.
+export interface MessageId {
+  ledgerId: bigint;
+  entryId: bigint;
+  partition: number;
+  batchIndex: number;
+  batchSize?: number;
+}
+
+export interface SchemaInfo {
+  type: 'AVRO' | 'JSON' | 'BYTES' | 'STRING' | 'NONE';
+  /** Avro JSON text for AVRO (and JSON, whose Pulsar definition is also Avro). */
+  schema: string;
+  name?: string;
+  properties?: Record<string, string>;
+}
+
+export interface OutgoingMessage {
+  payload: Uint8Array;
+  sequenceId?: bigint;
+  partitionKey?: string;
+  /** Milliseconds since the epoch. */
+  eventTime?: number;
+  properties?: Record<string, string>;
+  orderingKey?: Uint8Array;
+}
+
+export interface SendReceipt {
+  messageId: MessageId;
+  sequenceId: bigint;
+}
+
+export interface Producer {
+  readonly topic: string;
+  readonly producerName: string;
+  /** From the latest PRODUCER_SUCCESS (-1n if none): the highest sequence id broker dedup already has. */
+  readonly lastSequenceId: bigint;
+  readonly schemaVersion: Uint8Array | undefined;
+  /** Resolves on SEND_RECEIPT. When maxPendingMessages are in flight the message waits, in order, for room. */
+  send(msg: OutgoingMessage): Promise<SendReceipt>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Message {
+  topic: string;
+  messageId: MessageId;
+  payload: Uint8Array;
+  properties: Record<string, string>;
+  partitionKey?: string;
+  eventTime?: number;
+  publishTime: number;
+  sequenceId: bigint;
+  producerName: string;
+  schemaVersion?: Uint8Array;
+  redeliveryCount: number;
+}
+
+export interface Consumer {
+  /** Rejects with TimeoutError (code 'Timeout') when nothing arrives in time. */
+  receive(timeoutMs?: number): Promise<Message>;
+  [Symbol.asyncIterator](): AsyncIterator<Message>;
+  ack(m: Message | MessageId): Promise<void>;
+  ackCumulative(m: Message | MessageId): Promise<void>;
+  nack(m: Message | MessageId): void;
+  close(): Promise<void>;
+}
+
+export type SubscriptionType = 'Exclusive' | 'Shared' | 'Failover' | 'Key_Shared';
+
+export interface ProducerOptions {
+  topic: string;
+  producerName?: string;
+  schema?: SchemaInfo;
+  batching?: { maxMessages: number; maxDelayMs: number; maxBytes?: number } | false;
+  maxPendingMessages?: number;
+  /** 0 disables the timeout: pending messages then wait for the broker indefinitely. */
+  sendTimeoutMs?: number;
+}
+
+export interface SubscribeOptions {
+  topic: string;
+  subscription: string;
+  type?: SubscriptionType;
+  initialPosition?: 'latest' | 'earliest';
+  receiverQueueSize?: number;
+  schema?: SchemaInfo;
+  nackRedeliveryDelayMs?: number;
+  consumerName?: string;
+}
+
+export interface PulsarClient {
+  createProducer(o: ProducerOptions): Promise<Producer>;
+  subscribe(o: SubscribeOptions): Promise<Consumer>;
+  getSchema(topic: string, version?: Uint8Array): Promise<SchemaInfo | undefined>;
+  close(): Promise<void>;
+}
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface ClientOptions {
+  /** pulsar://host:port or pulsar+ssl://host:port (a comma-separated host list is accepted). */
+  serviceUrl: string;
+  token?: string | (() => Promise<string>);
+  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  operationTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+  logger?: Logger;
+}

@@ -1,0 +1,162 @@
+// One drain run of one shard: claim → encode → publish → wait for receipts → mark sent,
+// batch after batch, until the shard is empty or the run's time budget is spent.
+import type postgres from 'postgres';
+import {
+  claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, type ClaimedRow,
+} from '@relevo/db';
+import { OWN_TOPICS } from '@relevo/events';
+import { PulsarError, formatMessageId, type SendReceipt } from '@relevo/pulsar';
+import type { Logger } from '@relevo/runtime';
+import { backoffMs } from './backoff.ts';
+import { toOutgoingMessage } from './message.ts';
+import type { RelayMetrics } from './metrics.ts';
+import type { ProducerPool } from './producers.ts';
+
+export interface DrainDeps {
+  /** The connection holding the shard's advisory lock: if it dies, the run fails with it. */
+  sql: postgres.Sql | postgres.ReservedSql;
+  producers: ProducerPool;
+  log: Logger;
+  metrics: RelayMetrics;
+  relayId: string;
+  shards: number;
+  batchSize: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface DrainOutcome {
+  published: number;
+  failed: number;
+  /** `budget`: rows may remain, re-queue the shard; `empty`: nothing claimable is left. */
+  reason: 'empty' | 'budget';
+  /** The earliest retry of a backing-off row, if any. */
+  nextRetryAt: Date | undefined;
+}
+
+/** Another relay still holds this shard's producer names: back off, it is draining. */
+export class ShardBusyError extends Error {
+  readonly code = 'SHARD_BUSY';
+}
+
+interface BatchResult {
+  sent: { row: ClaimedRow; receipt: SendReceipt }[];
+  failed: { row: ClaimedRow; error: string }[];
+  held: ClaimedRow[];
+}
+
+export async function drainShard(deps: DrainDeps, shard: number, budgetMs: number): Promise<DrainOutcome> {
+  const now = deps.now ?? Date.now;
+  const deadline = now() + budgetMs;
+  await syncSequenceFloor(deps, shard);
+  let published = 0;
+  let failed = 0;
+  let rows: ClaimedRow[] = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId]);
+  if (rows.length > 0) deps.log.info({ shard, rows: rows.length }, 're-sending rows claimed before a stop, same sequence ids');
+  for (;;) {
+    if (rows.length === 0) {
+      rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [deps.shards, shard, deps.batchSize, deps.relayId]);
+      if (rows.length === 0) break;
+    }
+    const result = await publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)));
+    await settle(deps, shard, result);
+    published += result.sent.length;
+    failed += result.failed.length;
+    rows = [];
+    if (now() >= deadline) return { published, failed, reason: 'budget', nextRetryAt: undefined };
+  }
+  const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [deps.shards, shard]);
+  return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined };
+}
+
+/**
+ * The broker remembers, per producer name, the highest sequence id it persisted. If the
+ * database's shard sequence is behind it (a restored backup, a re-created database), new
+ * rows would be dropped as duplicates: move the shard's sequence past the broker's.
+ */
+async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<void> {
+  let floor = -1n;
+  for (const topic of OWN_TOPICS) {
+    try {
+      const producer = await deps.producers.producer(topic, shard);
+      if (producer.lastSequenceId > floor) floor = producer.lastSequenceId;
+    } catch (err) {
+      if (err instanceof PulsarError && err.code === 'ProducerBusy') {
+        throw new ShardBusyError(`shard ${shard}: producer for ${topic} is held by another relay`);
+      }
+      deps.log.error({ err, shard, topic }, 'cannot create producer; rows for this topic will fail and back off');
+    }
+  }
+  if (floor >= 0n) {
+    await deps.sql.unsafe(
+      'update relay_shards set last_sequence = greatest(last_sequence, $2::bigint) where shard = $1',
+      [shard, floor.toString()],
+    );
+  }
+}
+
+async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[]): Promise<BatchResult> {
+  const result: BatchResult = { sent: [], failed: [], held: [] };
+  // A partner whose row fails holds its later rows back, so its order is kept on the topic.
+  const blocked = new Set<string>();
+  const pending: { row: ClaimedRow; receipt: Promise<SendReceipt> }[] = [];
+  for (const row of rows) {
+    if (blocked.has(row.aggregate_id)) {
+      result.held.push(row);
+      continue;
+    }
+    try {
+      const message = toOutgoingMessage(row);
+      const producer = await deps.producers.producer(row.topic, shard);
+      pending.push({ row, receipt: producer.send(message) });
+    } catch (err) {
+      if (err instanceof PulsarError && err.code === 'ProducerBusy') throw new ShardBusyError(err.message);
+      blocked.add(row.aggregate_id);
+      result.failed.push({ row, error: describe(err) });
+    }
+  }
+  const settled = await Promise.allSettled(pending.map((p) => p.receipt));
+  settled.forEach((s, i) => {
+    const { row } = pending[i]!;
+    if (s.status === 'fulfilled') result.sent.push({ row, receipt: s.value });
+    else result.failed.push({ row, error: describe(s.reason) });
+  });
+  return result;
+}
+
+async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<void> {
+  const ackedAt = (deps.now ?? Date.now)();
+  if (r.sent.length > 0) {
+    await deps.sql.unsafe(markSent(), [
+      r.sent.map((s) => s.row.id.toString()),
+      r.sent.map((s) => formatMessageId(s.receipt.messageId)),
+    ]);
+    for (const { row } of r.sent) deps.metrics.published(row.topic, shard, (ackedAt - row.occurred_at.getTime()) / 1000);
+  }
+  if (r.failed.length > 0) {
+    const random = deps.random ?? Math.random;
+    await deps.sql.unsafe(recordFailures(), [
+      r.failed.map((f) => f.row.id.toString()),
+      r.failed.map((f) => f.error),
+      r.failed.map((f) => backoffMs(f.row.attempts + 1, deps.backoffBaseMs, deps.backoffMaxMs, random)),
+      deps.maxAttempts,
+    ]);
+    for (const { row, error } of r.failed) {
+      const parked = row.attempts + 1 >= deps.maxAttempts;
+      deps.metrics.failed(row.topic, shard, parked);
+      deps.log.warn({
+        shard, outbox_id: row.id.toString(), event_id: row.event_id, event_type: row.event_type, topic: row.topic,
+        aggregate_id: row.aggregate_id, attempt: row.attempts + 1, parked, error,
+      }, parked ? 'publish failed: row parked, its partner waits' : 'publish failed: will retry');
+    }
+  }
+  if (r.held.length > 0) await deps.sql.unsafe(releaseClaims(), [r.held.map((h) => h.id.toString())]);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return 'code' in err && err.code ? `${String(err.code)}: ${err.message}` : err.message;
+  return String(err);
+}

@@ -1,0 +1,9 @@
+export * from './backoff.ts';
+export * from './config.ts';
+export * from './drain.ts';
+export * from './message.ts';
+export * from './metrics.ts';
+export * from './producers.ts';
+export * from './retention.ts';
+export * from './worker.ts';
+export { runRelayProcess } from './main.ts';

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { connectDatabase } from '@relevo/db';
+import { createAdmin, createClient } from '@relevo/pulsar';
+import { createLogger, onShutdown } from '@relevo/runtime';
+import { loadRelayConfig } from './config.ts';
+import { startOpsServer } from './http.ts';
+import { createRelayMetrics } from './metrics.ts';
+import { ProducerPool } from './producers.ts';
+import { scheduleRetention } from './retention.ts';
+import { startRelayWorker } from './worker.ts';
+
+/** `relevo relay`: runs until SIGTERM, then finishes its batches, flushes and closes. */
+export async function runRelayProcess(): Promise<number> {
+  const config = loadRelayConfig();
+  const log = createLogger('relay', config.LOG_LEVEL);
+  const database = connectDatabase(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
+  const client = createClient({
+    serviceUrl: config.BROKER_URL,
+    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}),
+    ...(config.PULSAR_TLS_CA_FILE ? { tls: { ca: readFileSync(config.PULSAR_TLS_CA_FILE) } } : {}),
+    logger: log,
+  });
+  const metrics = createRelayMetrics(database.sql, config.RELAY_SHARDS);
+
+  const dedup = await createAdmin(config.PULSAR_ADMIN_URL, config.PULSAR_TOKEN)
+    .deduplicationStatus(config.PULSAR_NAMESPACE)
+    .catch((err: unknown) => {
+      log.warn({ err, namespace: config.PULSAR_NAMESPACE }, 'could not ask the broker whether deduplication is on');
+      return undefined;
+    });
+  metrics.dedupEnabled(dedup === true);
+  if (dedup === true) log.info({ namespace: config.PULSAR_NAMESPACE }, 'broker deduplication is on: delivery is effectively once');
+  else log.warn({ namespace: config.PULSAR_NAMESPACE }, 'broker deduplication is off or unknown: delivery is at least once, consumers must de-duplicate by event id');
+
+  const producers = new ProducerPool({ client, namespace: config.PULSAR_NAMESPACE, idleMs: config.RELAY_PRODUCER_IDLE_MS });
+  const worker = await startRelayWorker({
+    databaseUrl: config.DATABASE_URL,
+    sql: database.sql,
+    producers,
+    log,
+    metrics,
+    ...(config.RELAY_ID ? { relayId: config.RELAY_ID } : {}),
+    shards: config.RELAY_SHARDS,
+    batchSize: config.RELAY_BATCH_SIZE,
+    runBudgetMs: config.RELAY_RUN_BUDGET_MS,
+    maxAttempts: config.RELAY_MAX_ATTEMPTS,
+    backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
+    backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,
+  });
+  await scheduleRetention(worker.boss, database.sql, config.RELAY_RETENTION_HOURS, log);
+  const server = await startOpsServer({
+    host: config.HOST,
+    port: config.METRICS_PORT,
+    registry: metrics.registry,
+    ready: async () => {
+      await database.sql`select 1`;
+      return true;
+    },
+  });
+  log.info({ metrics: `http://${config.HOST}:${config.METRICS_PORT}/metrics` }, 'relay ready');
+
+  return new Promise<number>(() => {
+    onShutdown(log, async () => {
+      server.close();
+      await worker.stop();
+      await client.close();
+      await database.close();
+    });
+  });
+}

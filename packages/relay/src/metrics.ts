@@ -1,0 +1,68 @@
+import type postgres from 'postgres';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { backlogByShard } from '@relevo/db';
+
+export interface RelayMetrics {
+  registry: Registry;
+  published(topic: string, shard: number, commitToAckSeconds: number): void;
+  failed(topic: string, shard: number, parked: boolean): void;
+  drainRun(shard: number, outcome: string): void;
+  dedupEnabled(on: boolean): void;
+}
+
+/** Prometheus metrics of the relay; backlog gauges are read from the outbox at scrape time. */
+export function createRelayMetrics(sql: postgres.Sql, shards: number): RelayMetrics {
+  const registry = new Registry();
+  const publishedTotal = new Counter({
+    name: 'relevo_relay_published_total', help: 'Outbox rows published and acknowledged by the broker',
+    labelNames: ['topic', 'shard'], registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'relevo_relay_publish_failures_total', help: 'Publish attempts that failed (the row backs off or is parked)',
+    labelNames: ['topic', 'shard', 'parked'], registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'relevo_relay_commit_to_ack_seconds', help: 'From the event occurring (commit) to the broker receipt',
+    labelNames: ['topic'], registers: [registry],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  });
+  const runs = new Counter({
+    name: 'relevo_relay_drain_runs_total', help: 'Drain runs by how they ended',
+    labelNames: ['shard', 'outcome'], registers: [registry],
+  });
+  const dedup = new Gauge({
+    name: 'relevo_relay_broker_dedup_enabled', help: '1 if broker deduplication is on for the namespace (effectively once), else 0',
+    registers: [registry],
+  });
+  const backlog = new Gauge({ name: 'relevo_outbox_backlog', help: 'Unsent outbox rows (parked included)', labelNames: ['shard'], registers: [registry] });
+  const parked = new Gauge({ name: 'relevo_outbox_parked', help: 'Parked outbox rows', labelNames: ['shard'], registers: [registry] });
+  new Gauge({
+    name: 'relevo_outbox_oldest_unsent_age_seconds', help: 'Age of the oldest unsent, unparked row',
+    labelNames: ['shard'], registers: [registry],
+    async collect() {
+      const rows = await sql.unsafe<{ shard: number; unsent: number; parked: number; oldest: Date | null }[]>(backlogByShard(), [shards]);
+      for (let s = 0; s < shards; s++) {
+        const r = rows.find((x) => x.shard === s);
+        backlog.set({ shard: String(s) }, r?.unsent ?? 0);
+        parked.set({ shard: String(s) }, r?.parked ?? 0);
+        this.set({ shard: String(s) }, r?.oldest ? (Date.now() - r.oldest.getTime()) / 1000 : 0);
+      }
+    },
+  });
+  return {
+    registry,
+    published(topic, shard, seconds) {
+      publishedTotal.inc({ topic, shard: String(shard) });
+      latency.observe({ topic }, seconds);
+    },
+    failed(topic, shard, isParked) {
+      failures.inc({ topic, shard: String(shard), parked: String(isParked) });
+    },
+    drainRun(shard, outcome) {
+      runs.inc({ shard: String(shard), outcome });
+    },
+    dedupEnabled(on) {
+      dedup.set(on ? 1 : 0);
+    },
+  };
+}

@@ -1,0 +1,149 @@
+// The relay in-process against the real Postgres and the real broker: order per partner,
+// a poison row parked while everything else flows, and two relays sharing the shards.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase, retryParked, wakeShards, type Database } from '@relevo/db';
+import { TOPICS } from '@relevo/events';
+import { createClient, type PulsarClient } from '@relevo/pulsar';
+import { ProducerPool, createRelayMetrics, startRelayWorker, topicUrl, type RelayWorker } from '@relevo/relay';
+import { createLogger } from '@relevo/runtime';
+import { unsentCount } from './support/writes.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { collect, createTestNamespace, serviceUrl, subscribeEarliest, type Received } from './support/pulsar.ts';
+import { createPartners, updateConcurrently, updatePartner } from './support/writes.ts';
+
+const SHARDS = 4;
+const log = createLogger('relay-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+
+interface RunningRelay {
+  worker: RelayWorker;
+  client: PulsarClient;
+  metrics: ReturnType<typeof createRelayMetrics>;
+  stop(): Promise<void>;
+}
+
+async function startRelay(database: Database, url: string, namespace: string, relayId: string): Promise<RunningRelay> {
+  const client = createClient({ serviceUrl });
+  const metrics = createRelayMetrics(database.sql, SHARDS);
+  const worker = await startRelayWorker({
+    databaseUrl: url, sql: database.sql, log, metrics, relayId,
+    producers: new ProducerPool({ client, namespace, idleMs: 500 }),
+    shards: SHARDS, batchSize: 200, runBudgetMs: 2_000, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
+    busyDelayMs: 200,
+  });
+  return { worker, client, metrics, stop: async () => { await worker.stop(); await client.close(); } };
+}
+
+async function publishedTotal(relay: RunningRelay): Promise<number> {
+  const metric = await relay.metrics.registry.getSingleMetric('relevo_relay_published_total')!.get();
+  return metric.values.reduce((sum, v) => sum + v.value, 0);
+}
+
+function versionsByPartner(received: Received[]): Map<string, number[]> {
+  const byPartner = new Map<string, number[]>();
+  for (const { event } of received) {
+    const data = event.data as { partner_id: string; version: number };
+    byPartner.set(data.partner_id, [...(byPartner.get(data.partner_id) ?? []), Number(data.version)]);
+  }
+  return byPartner;
+}
+
+describe('relay', () => {
+  let tdb: TestDatabase;
+  let database: Database;
+  let client: PulsarClient;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    database = connectDatabase(tdb.url, { max: 12 });
+    client = createClient({ serviceUrl });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await database?.close();
+    await tdb?.drop();
+  });
+
+  it('publishes every event once and in version order per partner (1,000 partners × 20 concurrent updates)', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-order');
+    try {
+      const ids = await createPartners(database, 1000);
+      await updateConcurrently(database, ids, 20, 8);
+      const received = await collect(consumer, TOPICS.partners, 21_000);
+      expect(received).toHaveLength(21_000);
+      expect(new Set(received.map((r) => r.event.id)).size).toBe(21_000);
+      const expected = Array.from({ length: 21 }, (_, i) => i + 1);
+      for (const [partner, versions] of versionsByPartner(received)) {
+        expect(versions, `partner ${partner}`).toEqual(expected);
+      }
+      for (const { message, event } of received.slice(0, 50)) {
+        expect(message.partitionKey).toBe((event.data as { partner_id: string }).partner_id);
+        expect(message.properties.ce_id).toBe(event.id);
+        expect(message.properties).toMatchObject({ ce_specversion: 'v1', ce_datacontenttype: 'AVRO', ce_source: 'gestion-de-integraciones' });
+      }
+      const unsent = await unsentCount(database);
+      expect(unsent).toBe(0);
+    } finally {
+      await consumer.close();
+      await relay.stop();
+    }
+  }, 240_000);
+
+  it('parks a poison row after its attempts; only its partner waits, and a retry releases it in order', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    const [poisoned, healthy] = await createPartners(database, 2);
+    await database.sql`update outbox set sent_at = now() where aggregate_id in (${poisoned!}, ${healthy!})`;
+    await updatePartner(database, poisoned!, 'will-be-poisoned');
+    await updatePartner(database, poisoned!, 'waits-behind');
+    await updatePartner(database, healthy!, 'flows');
+    // An operator's bad hand edit: the payload no longer fits the Avro schema.
+    const [bad] = await database.sql`
+      update outbox set payload = jsonb_set(payload, '{data,version}', '"two"')
+       where aggregate_id = ${poisoned!} and aggregate_version = 2 returning id`;
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-poison');
+    try {
+      const first = await collect(consumer, TOPICS.partners, 1);
+      expect((first[0]!.event.data as { partner_id: string }).partner_id).toBe(healthy);
+      await expect.poll(async () => {
+        const [row] = await database.sql`select attempts, parked_at, last_error from outbox where id = ${bad!.id}`;
+        return row;
+      }, { timeout: 20_000, interval: 200 }).toMatchObject({ attempts: 3, parked_at: expect.any(Date), last_error: expect.stringMatching(/EVENT_SCHEMA_MISMATCH.*version/) });
+      const [waiting] = await database.sql`select sent_at, attempts from outbox where aggregate_id = ${poisoned!} and aggregate_version = 3`;
+      expect(waiting).toMatchObject({ sent_at: null, attempts: 0 });
+
+      await database.sql`update outbox set payload = jsonb_set(payload, '{data,version}', '2') where id = ${bad!.id}`;
+      expect(await retryParked(database.sql, { ids: [bad!.id] })).toBe(1);
+      await wakeShards(relay.worker.boss, Array.from({ length: SHARDS }, (_, s) => s));
+      const released = await collect(consumer, TOPICS.partners, 2);
+      expect(released.map((r) => (r.event.data as { version: number }).version).map(Number)).toEqual([2, 3]);
+    } finally {
+      await consumer.close();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it('two relays share the shards and publish each row once', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    const a = await startRelay(database, tdb.url, namespace, 'relay-a');
+    const b = await startRelay(database, tdb.url, namespace, 'relay-b');
+    try {
+      const ids = await createPartners(database, 200);
+      await updateConcurrently(database, ids, 10, 6);
+      const received = await collect(consumer, TOPICS.partners, 2_200);
+      expect(received).toHaveLength(2_200);
+      expect(new Set(received.map((r) => r.event.id)).size).toBe(2_200);
+      expect((await publishedTotal(a)) + (await publishedTotal(b))).toBe(2_200);
+      for (const [, versions] of versionsByPartner(received)) {
+        expect(versions).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+      }
+    } finally {
+      await consumer.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,38 @@
+// `relevo relay` as a real child process, for the tests that kill it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { adminUrl, serviceUrl } from '../../scripts/pulsar.ts';
+
+const cli = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
+
+export interface RelayProcess {
+  child: ChildProcess;
+  /** Everything the process wrote, for a failing test's message. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+export function spawnRelay(env: Record<string, string>): RelayProcess {
+  let output = '';
+  const child = spawn(process.execPath, [cli, 'relay'], {
+    env: {
+      ...process.env,
+      BROKER_URL: serviceUrl,
+      PULSAR_ADMIN_URL: adminUrl,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+      RELAY_SHARDS: '4',
+      RELAY_BATCH_SIZE: '200',
+      RELAY_RUN_BUDGET_MS: '2000',
+      RELAY_PRODUCER_IDLE_MS: '1000',
+      RELAY_BACKOFF_BASE_MS: '100',
+      RELAY_BACKOFF_MAX_MS: '1000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
