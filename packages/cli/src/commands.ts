@@ -29,6 +29,14 @@ export const commands: Command[] = [
     },
   },
   {
+    name: 'outbox',
+    summary: 'inspect and repair the outbox (status, list, show, retry, skip, purge)',
+    async run(args) {
+      const { runOutbox } = await import('./outbox/index.ts');
+      return runOutbox(args);
+    },
+  },
+  {
     name: 'relay',
     summary: 'run the outbox relay worker (outbox → Pulsar)',
     async run() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `relevo <command>`: the one entry for every relevo process and tool.
 import { ConfigError } from '@relevo/runtime';
+import { CliError, EXIT } from './errors.ts';
 import { commands, usage } from './commands.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -21,11 +22,16 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof ConfigError) {
       process.stderr.write(err.message + '\n');
-      process.exitCode = 2;
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`relevo: ${err.message}\n`);
+      process.exitCode = err.exitCode;
       return;
     }
     const e = err as { code?: string; message?: string };
     process.stderr.write(`relevo: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.failure;
   },
 );

@@ -19,17 +19,26 @@ export interface ConnectOptions {
   onnotice?: (n: postgres.Notice) => void;
 }
 
+/**
+ * Two pools over one URL: drizzle replaces postgres.js's timestamp parsers with its own
+ * (strings it maps itself), so the hand-written SQL gets a client that keeps Dates.
+ * postgres.js opens connections on demand: a pool a process does not use costs nothing.
+ */
 export function connectDatabase(url: string, opts: ConnectOptions = {}): Database {
-  const sql = postgres(url, {
+  const options = {
     max: opts.max ?? 10,
     connection: { application_name: opts.applicationName ?? 'relevo' },
     onnotice: opts.onnotice ?? (() => {}),
     // bigint columns (outbox ids, sequences) come back as JS bigint, never a lossy number.
     types: { bigint: postgres.BigInt },
-  });
+  };
+  const sql = postgres(url, options);
+  const orm = postgres(url, options);
   return {
     sql,
-    db: drizzle(sql, { schema }),
-    close: () => sql.end({ timeout: 5 }),
+    db: drizzle(orm, { schema }),
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), orm.end({ timeout: 5 })]);
+    },
   };
 }

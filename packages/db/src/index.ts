@@ -5,6 +5,7 @@ export * from './shards.ts';
 export * from './drain-queue.ts';
 export * from './relay-plans.ts';
 export * from './outbox-admin.ts';
+export * from './outbox-queries.ts';
 export * as tables from './schema.ts';
 export * from './partners.ts';
 export * from './integrations.ts';

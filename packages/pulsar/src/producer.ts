@@ -121,7 +121,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
   private async establish(): Promise<void> {
     const { logical, physical } = await this.ctx.lookup.lookup(this.topic);
     const cnx = await this.ctx.pool.get(logical, physical);
-    if (this.state === 'closing' || this.state === 'closed') throw new PulsarError('AlreadyClosed', 'producer closed');
+    if (this.isClosing()) throw new PulsarError('AlreadyClosed', 'producer closed');
     cnx.producers.set(this.id, this);
     let res: Incoming;
     try {
@@ -149,10 +149,15 @@ export class ProducerImpl implements Producer, ProducerHandler {
     }
     this.maxMessageSize = cnx.maxMessageSize;
     this.cnx = cnx;
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.isClosing()) return;
     this.state = 'ready';
     this.backoff.reset();
     for (const entry of this.pending) cnx.write(entry.frame);
+  }
+
+  /** State can change across awaits; a method call keeps TypeScript from narrowing it away. */
+  private isClosing(): boolean {
+    return this.state === 'closing' || this.state === 'closed';
   }
 
   handleDisconnect(err: PulsarError): void {

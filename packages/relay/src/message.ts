@@ -7,7 +7,9 @@ import type { OutgoingMessage } from '@relevo/pulsar';
  * CloudEvents attributes in binary-mode style (as the Kafka binding's `ce_` headers), so a
  * consumer can route or filter without decoding the Avro body, plus W3C trace context.
  */
-export function messageProperties(row: ClaimedRow, event: IntegrationEvent): Record<string, string> {
+export type PropertySource = Pick<ClaimedRow, 'id' | 'aggregate_id' | 'aggregate_version' | 'schema_fingerprint' | 'headers'>;
+
+export function messageProperties(row: PropertySource, event: IntegrationEvent): Record<string, string> {
   const props: Record<string, string> = {
     ce_id: event.id,
     ce_specversion: event.specversion,

@@ -1,0 +1,58 @@
+import { findOutboxRows, retryParked, shardOf, skipParked, purgeSentBatch } from '@relevo/db';
+import { CliError } from '../errors.ts';
+import { parse, parseId, parseTime, parseUuid, parsePositive } from '../args.ts';
+import { progress, toJson } from '../format.ts';
+import type { Context } from './context.ts';
+
+export async function retry(ctx: Context, args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { parked: { type: 'boolean' }, aggregate: { type: 'string' } });
+  if (positionals.length > 0 && values.parked) throw new CliError('USAGE', 'give outbox ids or --parked, not both');
+  if (positionals.length === 0 && !values.parked) throw new CliError('USAGE', 'usage: relevo outbox retry <ids…> | --parked [--aggregate <partner id>]');
+  if (values.aggregate && !values.parked) throw new CliError('USAGE', '--aggregate goes with --parked');
+  const ids = positionals.map(parseId);
+  const aggregateId = values.aggregate ? parseUuid('aggregate', values.aggregate) : undefined;
+  if (ids.length > 0) {
+    for (const id of ids) {
+      const [row] = await findOutboxRows(ctx.sql, id.toString());
+      if (!row) throw new CliError('NOT_FOUND', `no outbox row with id ${id}`);
+      if (row.state !== 'parked') throw new CliError('CONFLICT', `outbox row ${id} is ${row.state}, not parked: nothing to retry`);
+    }
+  }
+  const count = await retryParked(ctx.sql, { ...(ids.length ? { ids } : {}), ...(aggregateId ? { aggregateId } : {}) });
+  await ctx.wake(Array.from({ length: ctx.shards }, (_, s) => s)).catch(() => undefined);
+  process.stdout.write(values.json ? toJson({ retried: count }) : `re-queued ${count} parked row(s); relay woken\n`);
+  return 0;
+}
+
+export async function skip(ctx: Context, args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { reason: { type: 'string' } });
+  if (positionals.length !== 1) throw new CliError('USAGE', 'usage: relevo outbox skip <id> --reason "…"');
+  if (!values.reason?.trim()) throw new CliError('USAGE', '--reason is required: say why this event will never be published');
+  const id = parseId(positionals[0]!);
+  const [row] = await findOutboxRows(ctx.sql, id.toString());
+  if (!row) throw new CliError('NOT_FOUND', `no outbox row with id ${id}`);
+  if (row.state !== 'parked') throw new CliError('CONFLICT', `outbox row ${id} is ${row.state}: only parked rows can be skipped`);
+  await skipParked(ctx.sql, id, values.reason.trim());
+  await ctx.wake([shardOf(row.aggregate_id, ctx.shards)]).catch(() => undefined);
+  process.stdout.write(values.json ? toJson({ skipped: id, partner: row.aggregate_id }) : `skipped outbox row ${id}; partner ${row.aggregate_id} released\n`);
+  return 0;
+}
+
+export async function purge(ctx: Context, args: string[]): Promise<number> {
+  const { values } = parse(args, { 'sent-before': { type: 'string' }, batch: { type: 'string' } });
+  if (!values['sent-before']) throw new CliError('USAGE', 'usage: relevo outbox purge --sent-before <time> [--batch N]');
+  const cutoff = parseTime('sent-before', values['sent-before']);
+  const batch = parsePositive('batch', values.batch, 5000);
+  const [{ total } = { total: 0 }] = await ctx.sql.unsafe<{ total: number }[]>('select count(*)::int as total from outbox where sent_at < $1', [cutoff]);
+  const bar = progress('purge', total);
+  let deleted = 0;
+  for (;;) {
+    const r = await ctx.sql.unsafe(purgeSentBatch(), [cutoff, batch]);
+    deleted += r.count;
+    bar.update(deleted);
+    if (r.count < batch) break;
+  }
+  bar.done();
+  process.stdout.write(values.json ? toJson({ deleted, sent_before: cutoff }) : `deleted ${deleted} sent row(s) sent before ${cutoff.toISOString()}\n`);
+  return 0;
+}

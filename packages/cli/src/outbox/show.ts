@@ -1,0 +1,61 @@
+import { blockingRow, findOutboxRows, type OutboxRecord } from '@relevo/db';
+import { decodeEvent, encodeEvent, type IntegrationEvent } from '@relevo/events';
+import { messageProperties } from '@relevo/relay';
+import { CliError } from '../errors.ts';
+import { parse } from '../args.ts';
+import { color, stateColor, toJson, when } from '../format.ts';
+import type { Context } from './context.ts';
+
+/** Why an unsent row has not gone out yet, in the order the relay would check. */
+async function whyUnsent(ctx: Context, row: OutboxRecord): Promise<string | null> {
+  if (row.state === 'sent' || row.state === 'skipped') return null;
+  if (row.state === 'parked') return `parked ${when(row.parked_at)} after ${row.attempts} attempts: ${row.last_error ?? ''}; retry or skip it`;
+  if (row.state === 'backoff') return `backing off until ${when(row.next_attempt_at)} after ${row.attempts} attempts: ${row.last_error ?? ''}`;
+  const blocker = await blockingRow(ctx.sql, row);
+  if (blocker) return `waiting behind outbox row ${blocker.id} (${blocker.event_type} v${blocker.aggregate_version}, ${blocker.state}) of the same partner`;
+  if (row.claimed_by) return `claimed by relay ${row.claimed_by} ${when(row.claimed_at)} with sequence ${row.publish_sequence}: being published`;
+  return 'waiting for the relay to claim it (is a relay running?)';
+}
+
+function wire(row: OutboxRecord) {
+  const event = row.payload as unknown as IntegrationEvent;
+  try {
+    const bytes = encodeEvent(row.topic, event);
+    return { avro_bytes: bytes.length, avro_hex: bytes.toString('hex'), decoded: decodeEvent(row.topic, bytes), properties: messageProperties(row, event), error: null };
+  } catch (err) {
+    return { avro_bytes: 0, avro_hex: null, decoded: null, properties: messageProperties(row, event), error: (err as Error).message };
+  }
+}
+
+export async function show(ctx: Context, args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  const ref = positionals[0];
+  if (!ref || positionals.length > 1) throw new CliError('USAGE', 'usage: relevo outbox show <outbox id | event id> [--json]');
+  if (!/^\d+$/.test(ref) && !/^[0-9a-f-]{36}$/i.test(ref)) throw new CliError('USAGE', `"${ref}" is neither an outbox id nor an event id (UUID)`);
+  const rows = await findOutboxRows(ctx.sql, ref);
+  if (rows.length === 0) throw new CliError('NOT_FOUND', `no outbox row with ${/^\d+$/.test(ref) ? 'id' : 'event id'} ${ref}`);
+  const views = await Promise.all(rows.map(async (row) => ({ row, wire: wire(row), why_unsent: await whyUnsent(ctx, row) })));
+  if (values.json) {
+    process.stdout.write(toJson(views));
+    return 0;
+  }
+  for (const { row, wire: w, why_unsent } of views) {
+    const out = process.stdout;
+    out.write(`${color.bold(`outbox row ${row.id}`)}  ${stateColor(row.state)}\n`);
+    out.write(`event      ${row.event_id} ${row.event_type} → ${row.topic}\n`);
+    out.write(`partner    ${row.aggregate_id} version ${row.aggregate_version}\n`);
+    out.write(`occurred   ${when(row.occurred_at)}\n`);
+    out.write(`attempts   ${row.attempts}${row.last_error ? `, last error: ${row.last_error}` : ''}\n`);
+    out.write(`sequence   ${row.publish_sequence ?? '-'} (shard ${row.publish_shard ?? '-'})\n`);
+    out.write(`sent       ${when(row.sent_at)}${row.broker_message_id ? ` as ${row.broker_message_id}` : ''}\n`);
+    if (row.skipped_at) out.write(`skipped    ${when(row.skipped_at)}: ${row.skip_reason ?? ''}\n`);
+    if (why_unsent) out.write(`${color.yellow('why unsent')} ${why_unsent}\n`);
+    out.write(`payload    ${JSON.stringify(row.payload)}\n`);
+    out.write(`properties ${JSON.stringify(w.properties)}\n`);
+    out.write(w.error
+      ? `${color.red('avro')}       cannot encode: ${w.error}\n`
+      : `avro       ${w.avro_bytes} bytes ${w.avro_hex}\ndecoded    ${JSON.stringify(w.decoded)}\n`);
+    out.write('\n');
+  }
+  return 0;
+}

@@ -1,0 +1,411 @@
+// A consumer on one (non-partitioned or partition) topic. Flow control: receiverQueueSize permits
+// up front, refilled once half of them have been handed to the application.
+//
+// Batch acknowledgement: acking a message that came in a batch is recorded locally, and the entry
+// is acknowledged to the broker once every message of the batch has been acked (no broker-side
+// batch-index ack needed). Until then the ack resolves immediately; if the consumer goes away first
+// the whole batch is redelivered, and entries already acked locally are filtered out of
+// redeliveries this consumer sees.
+import { Backoff, sleep } from './backoff.ts';
+import type { Connection, ConsumerHandler } from './connection.ts';
+import type { ClientContext } from './context.ts';
+import { PulsarError, ProtocolError, isFatalOnReconnect, isRetriable, toPulsarError } from './errors.ts';
+import type { MessageQueue } from './message-queue.ts';
+import { entryKey } from './message-id.ts';
+import {
+  AckType, SubType, encodeAck, encodeCloseConsumer, encodeFlow, encodeRedeliver, encodeSubscribe,
+  type Incoming, type MessageIdData, type SchemaData,
+} from './protocol/commands.ts';
+import { simpleFrame } from './protocol/frame.ts';
+import { decodeEntryMetadata, decodeSingleMetadata, type EntryMetadata } from './protocol/metadata.ts';
+import type { Message, MessageId } from './types.ts';
+
+export interface ConsumerConfig {
+  topic: string;
+  subscription: string;
+  subType: number;
+  initialPosition: 'latest' | 'earliest';
+  receiverQueueSize: number;
+  schema?: SchemaData;
+  nackDelayMs: number;
+  consumerName?: string;
+  partition: number;
+}
+
+export interface Delivery {
+  msg: Message;
+  owner: ConsumerImpl;
+}
+
+interface BatchTracker {
+  ledgerId: bigint;
+  entryId: bigint;
+  acked: boolean[];
+  remaining: number;
+}
+
+interface AckWaiter {
+  resolve(): void;
+  reject(err: PulsarError): void;
+}
+
+type State = 'connecting' | 'ready' | 'closing' | 'closed';
+
+function isBefore(aLedger: bigint, aEntry: bigint, bLedger: bigint, bEntry: bigint): boolean {
+  return aLedger < bLedger || (aLedger === bLedger && aEntry <= bEntry);
+}
+
+export class ConsumerImpl implements ConsumerHandler {
+  private readonly ctx: ClientContext;
+  private readonly cfg: ConsumerConfig;
+  private readonly queue: MessageQueue<Delivery>;
+  private readonly id: number;
+  private readonly backoff = new Backoff();
+  private readonly trackers = new Map<string, BatchTracker>();
+  private readonly ackWaiters = new Map<number, { waiters: AckWaiter[]; timer: NodeJS.Timeout }>();
+  private readonly nacks = new Map<string, { ledgerId: bigint; entryId: bigint; due: number }>();
+  private state: State = 'connecting';
+  private cnx: Connection | undefined;
+  private epoch = 0;
+  private permits = 0;
+  private queuedAcks: Array<{ id: MessageIdData } & AckWaiter> = [];
+  private ackFlushScheduled = false;
+  private nackTimer: NodeJS.Timeout | undefined;
+  private reconnecting = false;
+  private idleWaiters: Array<() => void> = [];
+
+  private constructor(ctx: ClientContext, cfg: ConsumerConfig, queue: MessageQueue<Delivery>) {
+    this.ctx = ctx;
+    this.cfg = cfg;
+    this.queue = queue;
+    this.id = ctx.nextConsumerId();
+  }
+
+  static async create(ctx: ClientContext, cfg: ConsumerConfig, queue: MessageQueue<Delivery>): Promise<ConsumerImpl> {
+    const c = new ConsumerImpl(ctx, cfg, queue);
+    const deadline = Date.now() + ctx.operationTimeoutMs;
+    for (;;) {
+      try {
+        await c.establish();
+        return c;
+      } catch (e) {
+        const delay = c.backoff.delay();
+        if (!isRetriable(e) || Date.now() + delay >= deadline) {
+          c.state = 'closed';
+          throw toPulsarError(e);
+        }
+        await sleep(delay);
+      }
+    }
+  }
+
+  private get shared(): boolean {
+    return this.cfg.subType === SubType.Shared || this.cfg.subType === SubType.Key_Shared;
+  }
+
+  private async establish(): Promise<void> {
+    const { logical, physical } = await this.ctx.lookup.lookup(this.cfg.topic);
+    const cnx = await this.ctx.pool.get(logical, physical);
+    if (this.isClosing()) throw new PulsarError('AlreadyClosed', 'consumer closed');
+    cnx.consumers.set(this.id, this);
+    try {
+      await cnx.request((requestId) => simpleFrame((w) => encodeSubscribe(w, {
+        requestId, consumerId: this.id, topic: this.cfg.topic, subscription: this.cfg.subscription,
+        subType: this.cfg.subType, initialPosition: this.cfg.initialPosition, epoch: this.epoch,
+        ...(this.cfg.consumerName ? { consumerName: this.cfg.consumerName } : {}),
+        ...(this.cfg.schema ? { schema: this.cfg.schema } : {}),
+      })));
+    } catch (e) {
+      if (cnx.consumers.get(this.id) === this) cnx.consumers.delete(this.id);
+      throw e;
+    }
+    if (cnx.closed) throw new PulsarError('ConnectionClosed', 'connection closed while subscribing');
+    this.cnx = cnx;
+    if (this.isClosing()) return;
+    this.state = 'ready';
+    this.backoff.reset();
+    this.permits = 0;
+    cnx.write(simpleFrame((w) => encodeFlow(w, this.id, this.cfg.receiverQueueSize)));
+  }
+
+  /** State can change across awaits; a method call keeps TypeScript from narrowing it away. */
+  private isClosing(): boolean {
+    return this.state === 'closing' || this.state === 'closed';
+  }
+
+  handleDisconnect(err: PulsarError): void {
+    if (this.state === 'closing') this.failAcks(new PulsarError('ConnectionClosed', `ack not confirmed: ${err.message}`));
+    if (this.state !== 'ready') return;
+    this.state = 'connecting';
+    this.cnx = undefined;
+    // The broker redelivers everything unacknowledged on resubscribe, so the local backlog is dropped.
+    this.queue.removeWhere((d) => d.owner === this);
+    this.failAcks(new PulsarError('ConnectionClosed', `ack not confirmed: ${err.message}; the message will be redelivered`));
+    this.ctx.logger.info({ topic: this.cfg.topic, subscription: this.cfg.subscription, reason: err.message }, 'pulsar: consumer disconnected, reconnecting');
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      while (this.state === 'connecting') {
+        await sleep(this.backoff.delay());
+        if (this.state !== 'connecting') break;
+        try {
+          await this.establish();
+          this.ctx.logger.info({ topic: this.cfg.topic, subscription: this.cfg.subscription }, 'pulsar: consumer resubscribed');
+        } catch (e) {
+          if (isFatalOnReconnect(e)) {
+            this.ctx.logger.error({ topic: this.cfg.topic, err: (e as Error).message }, 'pulsar: consumer cannot resubscribe');
+            this.state = 'closed';
+            break;
+          }
+          this.ctx.logger.debug({ topic: this.cfg.topic, err: (e as Error).message }, 'pulsar: consumer resubscribe attempt failed');
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  handleMessage(cmd: NonNullable<Incoming['message']>, metadataBuf: Buffer, payload: Buffer): void {
+    if (this.state !== 'ready') return;
+    const meta = decodeEntryMetadata(metadataBuf);
+    const count = meta.numMessagesInBatch ?? 1;
+    // Messages from before a redeliver-all (exclusive/failover nack) are stale copies.
+    if (cmd.consumerEpoch !== undefined && cmd.consumerEpoch < this.epoch) {
+      this.consumed(count);
+      return;
+    }
+    if (meta.compression !== 0) {
+      this.ctx.logger.error({ topic: this.cfg.topic, compression: meta.compression }, 'pulsar: compressed messages are not supported; left unacknowledged');
+      this.consumed(count);
+      return;
+    }
+    const { ledgerId, entryId } = cmd.messageId;
+    if (meta.numMessagesInBatch === undefined) {
+      this.deliver(meta, cmd, payload, { ledgerId, entryId, partition: this.cfg.partition, batchIndex: -1 },
+        meta.properties, meta.partitionKey, meta.eventTime, meta.sequenceId);
+      return;
+    }
+    const key = `${ledgerId}:${entryId}`;
+    let tracker = this.trackers.get(key);
+    if (!tracker) {
+      tracker = { ledgerId, entryId, acked: new Array<boolean>(count).fill(false), remaining: count };
+      this.trackers.set(key, tracker);
+    }
+    let off = 0;
+    for (let i = 0; i < count; i++) {
+      if (off + 4 > payload.length) throw new ProtocolError('batch shorter than its num_messages_in_batch');
+      const size = payload.readUInt32BE(off);
+      off += 4;
+      if (off + size > payload.length) throw new ProtocolError('batch entry metadata exceeds the payload');
+      const single = decodeSingleMetadata(payload, off, off + size);
+      off += size;
+      if (off + single.payloadSize > payload.length) throw new ProtocolError('batch entry payload exceeds the payload');
+      const body = payload.subarray(off, off + single.payloadSize);
+      off += single.payloadSize;
+      if (tracker.acked[i] || single.compactedOut) {
+        this.consumed(1);
+        continue;
+      }
+      this.deliver(meta, cmd, body, { ledgerId, entryId, partition: this.cfg.partition, batchIndex: i, batchSize: count },
+        single.properties, single.partitionKey, single.eventTime || meta.eventTime, single.sequenceId ?? meta.sequenceId + BigInt(i));
+    }
+  }
+
+  private deliver(
+    meta: EntryMetadata, cmd: NonNullable<Incoming['message']>, payload: Buffer, messageId: MessageId,
+    properties: Record<string, string>, partitionKey: string | undefined, eventTime: number | undefined, sequenceId: bigint,
+  ): void {
+    const msg: Message = {
+      topic: this.cfg.topic, messageId, payload, properties, publishTime: meta.publishTime, sequenceId,
+      producerName: meta.producerName, redeliveryCount: cmd.redeliveryCount,
+    };
+    if (partitionKey !== undefined) msg.partitionKey = partitionKey;
+    if (eventTime) msg.eventTime = eventTime;
+    if (meta.schemaVersion) msg.schemaVersion = meta.schemaVersion;
+    this.queue.push({ msg, owner: this });
+  }
+
+  /** Called for every message handed to the application (or dropped): returns its flow permit. */
+  consumed(n: number): void {
+    this.permits += n;
+    if (this.permits >= Math.max(1, this.cfg.receiverQueueSize >> 1) && this.state === 'ready' && this.cnx) {
+      this.cnx.write(simpleFrame((w) => encodeFlow(w, this.id, this.permits)));
+      this.permits = 0;
+    }
+  }
+
+  ack(id: MessageId): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return Promise.reject(new PulsarError('AlreadyClosed', 'consumer is closed'));
+    if (id.batchIndex >= 0) {
+      const t = this.trackers.get(entryKey(id));
+      if (t) {
+        if (!t.acked[id.batchIndex]) {
+          t.acked[id.batchIndex] = true;
+          t.remaining--;
+        }
+        if (t.remaining > 0) return Promise.resolve();
+        this.trackers.delete(entryKey(id));
+      }
+    }
+    this.nacks.delete(entryKey(id));
+    return new Promise<void>((resolve, reject) => {
+      this.queuedAcks.push({ id: { ledgerId: id.ledgerId, entryId: id.entryId, partition: -1, batchIndex: -1 }, resolve, reject });
+      if (!this.ackFlushScheduled) {
+        this.ackFlushScheduled = true;
+        setImmediate(() => this.flushAcks());
+      }
+    });
+  }
+
+  /** Acks queued in the same turn of the event loop travel in one ACK command. */
+  private flushAcks(): void {
+    this.ackFlushScheduled = false;
+    const acks = this.queuedAcks;
+    this.queuedAcks = [];
+    if (acks.length === 0) return;
+    this.sendAck(AckType.Individual, acks.map((a) => a.id), acks);
+  }
+
+  private sendAck(ackType: number, ids: MessageIdData[], waiters: AckWaiter[]): void {
+    const cnx = this.cnx;
+    if (!cnx || (this.state !== 'ready' && this.state !== 'closing')) {
+      const err = new PulsarError('ConnectionClosed', 'consumer is not connected; the message will be redelivered');
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    const requestId = cnx.newRequestId();
+    const timer = setTimeout(() => {
+      this.ackWaiters.delete(requestId);
+      const err = new PulsarError('Timeout', `no ACK_RESPONSE within ${this.ctx.operationTimeoutMs} ms`);
+      for (const w of waiters) w.reject(err);
+      this.checkIdle();
+    }, this.ctx.operationTimeoutMs);
+    this.ackWaiters.set(requestId, { waiters, timer });
+    cnx.write(simpleFrame((w) => encodeAck(w, { consumerId: this.id, ackType, ids, requestId })));
+  }
+
+  handleAckResponse(requestId: number, err: PulsarError | undefined): void {
+    const entry = this.ackWaiters.get(requestId);
+    if (!entry) return;
+    this.ackWaiters.delete(requestId);
+    clearTimeout(entry.timer);
+    for (const w of entry.waiters) {
+      if (err) w.reject(err);
+      else w.resolve();
+    }
+    this.checkIdle();
+  }
+
+  private failAcks(err: PulsarError): void {
+    const queued = this.queuedAcks;
+    this.queuedAcks = [];
+    for (const a of queued) a.reject(err);
+    for (const [, entry] of this.ackWaiters) {
+      clearTimeout(entry.timer);
+      for (const w of entry.waiters) w.reject(err);
+    }
+    this.ackWaiters.clear();
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.ackWaiters.size > 0) return;
+    for (const r of this.idleWaiters.splice(0)) r();
+  }
+
+  ackCumulative(id: MessageId): Promise<void> {
+    if (this.shared) return Promise.reject(new PulsarError('NotAllowedError', 'cumulative ack is not allowed on Shared/Key_Shared subscriptions'));
+    if (this.state === 'closed' || this.state === 'closing') return Promise.reject(new PulsarError('AlreadyClosed', 'consumer is closed'));
+    let ledgerId = id.ledgerId;
+    let entryId = id.entryId;
+    if (id.batchIndex >= 0) {
+      const t = this.trackers.get(entryKey(id));
+      const size = t?.acked.length ?? id.batchSize;
+      if (size === undefined || id.batchIndex < size - 1) {
+        // Part of a batch: remember the acked prefix and cumulatively ack only the entry before it.
+        if (t) {
+          for (let i = 0; i <= id.batchIndex; i++) {
+            if (!t.acked[i]) {
+              t.acked[i] = true;
+              t.remaining--;
+            }
+          }
+        }
+        if (entryId === 0n) return Promise.resolve();
+        entryId -= 1n;
+      }
+    }
+    for (const [key, t] of this.trackers) {
+      if (isBefore(t.ledgerId, t.entryId, ledgerId, entryId)) this.trackers.delete(key);
+    }
+    for (const [key, n] of this.nacks) {
+      if (isBefore(n.ledgerId, n.entryId, ledgerId, entryId)) this.nacks.delete(key);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.sendAck(AckType.Cumulative, [{ ledgerId, entryId, partition: -1, batchIndex: -1 }], [{ resolve, reject }]);
+    });
+  }
+
+  nack(id: MessageId): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.nacks.set(entryKey(id), { ledgerId: id.ledgerId, entryId: id.entryId, due: Date.now() + this.cfg.nackDelayMs });
+    if (!this.nackTimer) this.armNackTimer(this.cfg.nackDelayMs);
+  }
+
+  private armNackTimer(ms: number): void {
+    this.nackTimer = setTimeout(() => {
+      this.nackTimer = undefined;
+      this.redeliverDue();
+    }, ms);
+  }
+
+  private redeliverDue(): void {
+    const now = Date.now();
+    const due: MessageIdData[] = [];
+    let nextDue = Infinity;
+    for (const [key, n] of this.nacks) {
+      if (n.due <= now) {
+        due.push({ ledgerId: n.ledgerId, entryId: n.entryId, partition: -1, batchIndex: -1 });
+        this.nacks.delete(key);
+      } else if (n.due < nextDue) {
+        nextDue = n.due;
+      }
+    }
+    if (nextDue !== Infinity) this.armNackTimer(nextDue - now);
+    const cnx = this.cnx;
+    // While disconnected there is nothing to do: resubscribing redelivers every unacked message anyway.
+    if (due.length === 0 || this.state !== 'ready' || !cnx) return;
+    if (this.shared) {
+      cnx.write(simpleFrame((w) => encodeRedeliver(w, this.id, due, this.epoch)));
+      return;
+    }
+    // Exclusive/Failover cannot redeliver single messages without breaking order: the broker rewinds
+    // to the first unacked message, so the local backlog (now stale) is dropped and its permits returned.
+    this.epoch++;
+    const dropped = this.queue.removeWhere((d) => d.owner === this);
+    cnx.write(simpleFrame((w) => encodeRedeliver(w, this.id, [], this.epoch)));
+    if (dropped > 0) this.consumed(dropped);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'closing';
+    clearTimeout(this.nackTimer);
+    const cnx = this.cnx;
+    if (wasReady && cnx) {
+      // Let acks issued just before close reach the broker first.
+      this.flushAcks();
+      if (this.ackWaiters.size > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+      if (cnx.consumers.get(this.id) === this) cnx.consumers.delete(this.id);
+      await cnx.request((requestId) => simpleFrame((w) => encodeCloseConsumer(w, requestId, this.id))).catch(() => undefined);
+    }
+    this.state = 'closed';
+    this.cnx = undefined;
+    this.failAcks(new PulsarError('AlreadyClosed', 'consumer closed'));
+  }
+}

@@ -1,0 +1,10 @@
+export { createClient } from './client.ts';
+export { createAdmin, type AdminSchema, type PulsarAdmin } from './admin.ts';
+export { loadNativeClient } from './adapters/native.ts';
+export { PulsarError, ProtocolError, TimeoutError, type PulsarErrorCode } from './errors.ts';
+export { formatMessageId, parseMessageId } from './message-id.ts';
+export { javaStringHash, partitionForKey } from './routing.ts';
+export type {
+  ClientOptions, Consumer, Logger, Message, MessageId, OutgoingMessage, Producer, ProducerOptions, PulsarClient,
+  SchemaInfo, SendReceipt, SubscribeOptions, SubscriptionType,
+} from './types.ts';

@@ -1,0 +1,76 @@
+// Broker deduplication keyed by producer name + sequence id, and exclusive producer names.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PulsarError, type PulsarClient } from '../src/index.ts';
+import { acquireBroker, newClient, nothingMore, receiveN, text, uniqueTopic } from './helpers.ts';
+
+let client: PulsarClient;
+let release: () => void;
+
+beforeAll(async () => {
+  release = await acquireBroker('shared');
+  client = newClient();
+});
+
+afterAll(async () => {
+  await client.close();
+  release();
+});
+
+describe('deduplication', () => {
+  it.each([
+    { name: 'unbatched', batching: false as const },
+    { name: 'batched', batching: { maxMessages: 16, maxDelayMs: 5 } },
+  ])('drops a resend of the same sequence ids under the same producer name ($name)', async ({ batching }) => {
+    const topic = uniqueTopic('dedup');
+    const producerName = `relay-${topic.slice(-8)}`;
+    const send = (p: { send: (m: { payload: Uint8Array; sequenceId: bigint }) => Promise<unknown> }, from: number, to: number) =>
+      Promise.all(Array.from({ length: to - from }, (_, k) => p.send({ payload: Buffer.from(`m${from + k}`), sequenceId: BigInt(from + k) })));
+
+    const first = await client.createProducer({ topic, producerName, batching });
+    expect(first.lastSequenceId).toBe(-1n);
+    await send(first, 0, 50);
+    await first.close();
+
+    const second = await client.createProducer({ topic, producerName, batching });
+    expect(second.lastSequenceId).toBe(49n);
+    const dup = await send(second, 0, 50);
+    // The broker acknowledges duplicates without storing them: their receipts carry no position.
+    expect(dup.every((r) => (r as { messageId: { ledgerId: bigint } }).messageId.ledgerId === -1n)).toBe(true);
+    await send(second, 50, 60);
+    await second.close();
+
+    const consumer = await client.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    const got = await receiveN(consumer, 60);
+    expect(got.map(text)).toEqual(Array.from({ length: 60 }, (_, i) => `m${i}`));
+    expect(await nothingMore(consumer)).toBe('Timeout');
+    await consumer.close();
+  });
+
+  it('continues auto-assigned sequence ids after the broker\'s last one', async () => {
+    const topic = uniqueTopic('seq');
+    const producerName = `auto-${topic.slice(-8)}`;
+    const first = await client.createProducer({ topic, producerName, batching: false });
+    await first.send({ payload: Buffer.from('a') });
+    await first.send({ payload: Buffer.from('b') });
+    await first.close();
+    const second = await client.createProducer({ topic, producerName, batching: false });
+    expect(second.lastSequenceId).toBe(1n);
+    expect((await second.send({ payload: Buffer.from('c') })).sequenceId).toBe(2n);
+    await second.close();
+  });
+});
+
+describe('producer names', () => {
+  it('refuses a second live producer with the same name as ProducerBusy', async () => {
+    const topic = uniqueTopic('busy');
+    const producerName = `busy-${topic.slice(-8)}`;
+    const holder = await client.createProducer({ topic, producerName });
+    const err = await client.createProducer({ topic, producerName }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(PulsarError);
+    expect((err as PulsarError).code).toBe('ProducerBusy');
+    await holder.close();
+    const next = await client.createProducer({ topic, producerName });
+    expect(next.producerName).toBe(producerName);
+    await next.close();
+  });
+});

@@ -1,0 +1,129 @@
+// `relevo outbox …` as an operator runs it: a subprocess against a real database.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase, type Database } from '@relevo/db';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { createPartners, updatePartner } from './support/writes.ts';
+
+const cli = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
+
+interface Result { code: number; stdout: string; stderr: string }
+
+describe('relevo outbox', () => {
+  let tdb: TestDatabase;
+  let database: Database;
+  let parkedPartner: string;
+  let sentPartner: string;
+  let ids: { parked: string; waiting: string; sent: string };
+
+  const run = async (...args: string[]): Promise<Result> => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, 'outbox', ...args], {
+        env: { ...process.env, DATABASE_URL: tdb.url, NO_COLOR: '1' },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  const counts = async () => database.sql`select count(*)::int as n, count(sent_at)::int as sent, count(parked_at)::int as parked, count(skipped_at)::int as skipped from outbox`;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    database = connectDatabase(tdb.url);
+    [parkedPartner, sentPartner] = await createPartners(database, 3) as [string, string];
+    await updatePartner(database, parkedPartner);
+    const [p] = await database.sql`update outbox set attempts = 8, parked_at = now(), last_error = 'IncompatibleSchema: field removed'
+      where aggregate_id = ${parkedPartner} and aggregate_version = 1 returning id`;
+    const [w] = await database.sql`select id from outbox where aggregate_id = ${parkedPartner} and aggregate_version = 2`;
+    const [s] = await database.sql`update outbox set sent_at = now(), broker_message_id = '7:1:-1:-1' where aggregate_id = ${sentPartner} returning id`;
+    ids = { parked: String(p!.id), waiting: String(w!.id), sent: String(s!.id) };
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await tdb?.drop();
+  });
+
+  it('status counts rows by state and names parked partners', async () => {
+    const human = await run('status');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/pending 2\s+backoff 0\s+parked 1\s+sent 1/);
+    expect(human.stdout).toContain(parkedPartner);
+    const json = JSON.parse((await run('status', '--json')).stdout);
+    expect(json.totals).toEqual({ pending: 2, backoff: 0, parked: 1, sent: 1, skipped: 0 });
+    expect(json.parked_partners[0]).toMatchObject({ aggregate_id: parkedPartner, parked: 1 });
+  });
+
+  it('list filters by state and pages with a cursor', async () => {
+    const parked = JSON.parse((await run('list', '--state', 'parked', '--json')).stdout);
+    expect(parked.rows.map((r: { id: string }) => r.id)).toEqual([ids.parked]);
+    const page1 = JSON.parse((await run('list', '--oldest', '--limit', '2', '--json')).stdout);
+    expect(page1.rows).toHaveLength(2);
+    const page2 = JSON.parse((await run('list', '--oldest', '--limit', '2', '--cursor', page1.next_cursor, '--json')).stdout);
+    expect(page2.rows.map((r: { id: string }) => BigInt(r.id) > BigInt(page1.next_cursor)).every(Boolean)).toBe(true);
+  });
+
+  it('show explains why a row is not sent and decodes its Avro bytes', async () => {
+    const waiting = JSON.parse((await run('show', ids.waiting, '--json')).stdout)[0];
+    expect(waiting.why_unsent).toContain(`waiting behind outbox row ${ids.parked}`);
+    expect(waiting.wire.decoded).toMatchObject({ type: 'PartnerActualizado', data: { partner_id: parkedPartner, version: 2 } });
+    expect(waiting.wire.properties).toMatchObject({ ce_type: 'PartnerActualizado', ce_subject: parkedPartner });
+    const parked = (await run('show', ids.parked)).stdout;
+    expect(parked).toMatch(/why unsent parked .* after 8 attempts: IncompatibleSchema: field removed/);
+    const sent = (await run('show', ids.sent)).stdout;
+    expect(sent).toContain('as 7:1:-1:-1');
+  });
+
+  it.each([
+    [['show', '999999'], 3, /no outbox row with id 999999/],
+    [['show', 'nope'], 2, /neither an outbox id nor an event id/],
+    [['list', '--since', 'yesterday'], 2, /--since: "yesterday" is not a time/],
+    [['list', '--state', 'lost'], 2, /--state: "lost" is not one of/],
+    [['list', '--oldest', '--newest'], 2, /cannot go together/],
+    [['list', '--bogus'], 2, /Unknown option '--bogus'/],
+    [['retry'], 2, /usage: relevo outbox retry/],
+    [['retry', '1', '--parked'], 2, /not both/],
+    [['skip', '1'], 2, /--reason is required/],
+    [['purge'], 2, /--sent-before/],
+    [['frobnicate'], 2, /unknown outbox command "frobnicate"/],
+  ])('%j → exit %i, one clear line, nothing changed', async (args, code, message) => {
+    const before = await counts();
+    const r = await run(...args);
+    expect(r.code).toBe(code);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses to skip or retry a row that is not parked', async () => {
+    expect((await run('skip', ids.waiting, '--reason', 'x')).code).toBe(4);
+    expect((await run('retry', ids.sent)).code).toBe(4);
+  });
+
+  it('skip releases the partner; retry re-queues parked rows', async () => {
+    const skipped = await run('skip', ids.parked, '--reason', 'schema fixed by hand upstream', '--json');
+    expect(skipped.code).toBe(0);
+    const [row] = await database.sql`select skipped_at, skip_reason from outbox where id = ${ids.parked}`;
+    expect(row).toMatchObject({ skipped_at: expect.any(Date), skip_reason: 'schema fixed by hand upstream' });
+    const waiting = JSON.parse((await run('show', ids.waiting, '--json')).stdout)[0];
+    expect(waiting.why_unsent).toMatch(/waiting for the relay/);
+
+    await database.sql`update outbox set parked_at = now(), attempts = 8 where id = ${ids.waiting}`;
+    const retried = JSON.parse((await run('retry', '--parked', '--aggregate', parkedPartner, '--json')).stdout);
+    expect(retried).toEqual({ retried: 1 });
+    const [again] = await database.sql`select parked_at, attempts from outbox where id = ${ids.waiting}`;
+    expect(again).toEqual({ parked_at: null, attempts: 0 });
+  });
+
+  it('purge deletes only sent rows older than the cut-off', async () => {
+    await database.sql`update outbox set sent_at = now() - interval '10 days' where id = ${ids.sent}`;
+    const r = JSON.parse((await run('purge', '--sent-before', '7d', '--json')).stdout);
+    expect(r.deleted).toBe(1);
+    const [left] = await database.sql`select count(*)::int as n from outbox where id = ${ids.sent}`;
+    expect(left!.n).toBe(0);
+  });
+});
