@@ -5,12 +5,11 @@
 //   B. the alternative: mark-sent moves each row into a day-partitioned `outbox_history`
 //      (delete + insert), old partitions are dropped.
 // For each: claim latency (p50 of repeated claim+rollback of 500 rows) with no history and
-// after HISTORY sent rows, and the cost of marking rows sent (rows/s).
+// after a million sent rows, and the cost of marking rows sent (rows/s).
 import postgres from 'postgres';
 import { claimBatch, ensureShards, markSent } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
 
-const HISTORY = Number(process.env.BENCH_HISTORY ?? 1_000_000);
 const BACKLOG = 20_000;
 const CLAIMS = 40;
 
@@ -59,7 +58,7 @@ async function markAllSent(sql: postgres.Sql, layout: 'A' | 'B'): Promise<number
   return ids.length / ((performance.now() - t0) / 1000);
 }
 
-async function measure(layout: 'A' | 'B') {
+async function measure(layout: 'A' | 'B', historyRows: number) {
   const db = await createTestDatabase('relevo_bench');
   const sql = postgres(db.url, { max: 2, onnotice: () => {}, types: { bigint: postgres.BigInt } });
   try {
@@ -76,7 +75,7 @@ async function measure(layout: 'A' | 'B') {
     const markRate = await markAllSent(sql, layout);
     // A million rows go through each layout's mark-sent path in one statement: in A they stay
     // in the table (leaving dead partial-index entries until vacuum), in B they move out.
-    await insertRows(sql, HISTORY, false);
+    await insertRows(sql, historyRows, false);
     if (layout === 'A') await sql.unsafe('update outbox set sent_at = now() where sent_at is null');
     else await sql.unsafe(`with moved as (delete from outbox returning *)
       insert into outbox_history select id, event_id, aggregate_id, event_type, topic, payload, occurred_at, now(), null from moved`);
@@ -91,19 +90,15 @@ async function measure(layout: 'A' | 'B') {
   }
 }
 
-export async function runClaimCost() {
-  const a = await measure('A');
-  const b = await measure('B');
+export async function runClaimCost(historyRows = 1_000_000) {
+  const a = await measure('A', historyRows);
+  const b = await measure('B', historyRows);
   return {
-    history_rows: HISTORY,
+    history_rows: historyRows,
     partial_index: a,
     history_table: b,
     claim_growth_partial_index: +(a.claim_ms_history / a.claim_ms_empty).toFixed(2),
     claim_growth_history_table: +(b.claim_ms_history / b.claim_ms_empty).toFixed(2),
     mark_sent_ratio_partial_over_history: +(a.mark_sent_rows_per_s / b.mark_sent_rows_per_s).toFixed(2),
   };
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(JSON.stringify(await runClaimCost(), null, 2));
 }

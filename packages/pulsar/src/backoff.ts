@@ -24,3 +24,18 @@ export class Backoff {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Runs attempt until it succeeds, a non-retriable error occurs, or timeoutMs would be exceeded. */
+export async function retrying<T>(timeoutMs: number, retriable: (e: unknown) => boolean, attempt: () => Promise<T>): Promise<T> {
+  const backoff = new Backoff();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (e) {
+      const delay = backoff.delay();
+      if (!retriable(e) || Date.now() + delay >= deadline) throw e;
+      await sleep(delay);
+    }
+  }
+}

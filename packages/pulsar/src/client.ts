@@ -1,6 +1,7 @@
+import { retrying } from './backoff.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import type { ClientContext } from './context.ts';
-import { PulsarError } from './errors.ts';
+import { PulsarError, isRetriable, toPulsarError } from './errors.ts';
 import { LookupService } from './lookup.ts';
 import { PartitionedProducer } from './partitioned-producer.ts';
 import { SubType } from './protocol/commands.ts';
@@ -45,6 +46,12 @@ class Client implements PulsarClient {
     if (this.closed) throw new PulsarError('AlreadyClosed', 'client is closed');
   }
 
+  private partitions(topic: string): Promise<number> {
+    return retrying(this.ctx.operationTimeoutMs, isRetriable, () => this.ctx.lookup.partitions(topic)).catch((e: unknown) => {
+      throw toPulsarError(e);
+    });
+  }
+
   async createProducer(o: ProducerOptions): Promise<Producer> {
     this.assertOpen();
     const topic = fullTopicName(o.topic);
@@ -56,7 +63,7 @@ class Client implements PulsarClient {
       ...(o.producerName ? { producerName: o.producerName } : {}),
       ...(toSchemaData(o.schema) ? { schema: toSchemaData(o.schema)! } : {}),
     };
-    const partitions = await this.ctx.lookup.partitions(topic);
+    const partitions = await this.partitions(topic);
     const producer = partitions > 0
       ? await PartitionedProducer.create(this.ctx, cfg, partitions)
       : await ProducerImpl.create(this.ctx, cfg);
@@ -73,7 +80,7 @@ class Client implements PulsarClient {
     this.assertOpen();
     const topic = fullTopicName(o.topic);
     const schema = toSchemaData(o.schema);
-    const partitions = await this.ctx.lookup.partitions(topic);
+    const partitions = await this.partitions(topic);
     const consumer = await TopicConsumer.create(this.ctx, {
       topic, subscription: o.subscription, subType: SubType[o.type ?? 'Exclusive'],
       initialPosition: o.initialPosition ?? 'latest',

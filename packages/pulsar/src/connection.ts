@@ -107,7 +107,11 @@ export class Connection {
         this.sendConnect().catch((e: unknown) => this.destroy(toPulsarError(e, 'AuthenticationError')));
       });
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
-      socket.on('error', (err) => this.destroy(new PulsarError('ConnectionError', `${this.physical.url}: ${err.message}`, { cause: err })));
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        // A certificate that does not verify will not verify on retry either.
+        const code = this.physical.tls && /CERT|SIGNATURE|ERR_TLS|ERR_SSL/.test(err.code ?? '') ? 'TlsError' : 'ConnectionError';
+        this.destroy(new PulsarError(code, `${this.physical.url}: ${err.message}`, { cause: err }));
+      });
       socket.on('close', () => {
         this.destroy(this.decoder.hasPartialFrame
           ? new ProtocolError(`${this.physical.url} closed the connection in the middle of a frame`)

@@ -6,7 +6,7 @@
 // batch-index ack needed). Until then the ack resolves immediately; if the consumer goes away first
 // the whole batch is redelivered, and entries already acked locally are filtered out of
 // redeliveries this consumer sees.
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, retrying, sleep } from './backoff.ts';
 import type { Connection, ConsumerHandler } from './connection.ts';
 import type { ClientContext } from './context.ts';
 import { PulsarError, ProtocolError, isFatalOnReconnect, isRetriable, toPulsarError } from './errors.ts';
@@ -83,20 +83,13 @@ export class ConsumerImpl implements ConsumerHandler {
 
   static async create(ctx: ClientContext, cfg: ConsumerConfig, queue: MessageQueue<Delivery>): Promise<ConsumerImpl> {
     const c = new ConsumerImpl(ctx, cfg, queue);
-    const deadline = Date.now() + ctx.operationTimeoutMs;
-    for (;;) {
-      try {
-        await c.establish();
-        return c;
-      } catch (e) {
-        const delay = c.backoff.delay();
-        if (!isRetriable(e) || Date.now() + delay >= deadline) {
-          c.state = 'closed';
-          throw toPulsarError(e);
-        }
-        await sleep(delay);
-      }
+    try {
+      await retrying(ctx.operationTimeoutMs, isRetriable, () => c.establish());
+    } catch (e) {
+      c.state = 'closed';
+      throw toPulsarError(e);
     }
+    return c;
   }
 
   private get shared(): boolean {
@@ -120,8 +113,13 @@ export class ConsumerImpl implements ConsumerHandler {
       throw e;
     }
     if (cnx.closed) throw new PulsarError('ConnectionClosed', 'connection closed while subscribing');
+    if (this.isClosing()) {
+      // close() ran while this (re)subscribe was in flight: release the broker-side consumer it created.
+      cnx.consumers.delete(this.id);
+      cnx.write(simpleFrame((w) => encodeCloseConsumer(w, cnx.newRequestId(), this.id)));
+      return;
+    }
     this.cnx = cnx;
-    if (this.isClosing()) return;
     this.state = 'ready';
     this.backoff.reset();
     this.permits = 0;

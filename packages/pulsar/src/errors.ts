@@ -11,7 +11,7 @@ const SERVER_ERRORS = [
 
 export type ServerErrorCode = (typeof SERVER_ERRORS)[number];
 export type ClientErrorCode =
-  | 'Timeout' | 'ConnectionClosed' | 'ConnectionError' | 'ProtocolError' | 'AlreadyClosed'
+  | 'Timeout' | 'ConnectionClosed' | 'ConnectionError' | 'TlsError' | 'ProtocolError' | 'AlreadyClosed'
   | 'InvalidArgument' | 'MessageTooBig' | 'NotSupported' | 'LookupError' | 'AdminError';
 export type PulsarErrorCode = ServerErrorCode | ClientErrorCode;
 

@@ -2,7 +2,7 @@
 // pending queue until their SEND_RECEIPT; after a disconnect or CLOSE_PRODUCER the producer is
 // re-created under the same name and every pending frame is resent unchanged (same sequence ids),
 // so broker deduplication drops whatever had already been persisted.
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, retrying, sleep } from './backoff.ts';
 import type { Connection, ProducerHandler } from './connection.ts';
 import type { ClientContext } from './context.ts';
 import {
@@ -98,20 +98,13 @@ export class ProducerImpl implements Producer, ProducerHandler {
 
   static async create(ctx: ClientContext, cfg: ProducerConfig): Promise<ProducerImpl> {
     const p = new ProducerImpl(ctx, cfg);
-    const deadline = Date.now() + ctx.operationTimeoutMs;
-    for (;;) {
-      try {
-        await p.establish();
-        return p;
-      } catch (e) {
-        const delay = p.backoff.delay();
-        if (!isRetriable(e) || Date.now() + delay >= deadline) {
-          p.state = 'closed';
-          throw toPulsarError(e);
-        }
-        await sleep(delay);
-      }
+    try {
+      await retrying(ctx.operationTimeoutMs, isRetriable, () => p.establish());
+    } catch (e) {
+      p.state = 'closed';
+      throw toPulsarError(e);
     }
+    return p;
   }
 
   private get sendContext(): SendContext {
@@ -148,8 +141,13 @@ export class ProducerImpl implements Producer, ProducerHandler {
       this.created = true;
     }
     this.maxMessageSize = cnx.maxMessageSize;
+    if (this.isClosing()) {
+      // close() ran while this (re)connect was in flight: release the broker-side producer it created.
+      cnx.producers.delete(this.id);
+      cnx.write(simpleFrame((w) => encodeCloseProducer(w, cnx.newRequestId(), this.id)));
+      return;
+    }
     this.cnx = cnx;
-    if (this.isClosing()) return;
     this.state = 'ready';
     this.backoff.reset();
     for (const entry of this.pending) cnx.write(entry.frame);

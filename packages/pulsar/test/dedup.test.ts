@@ -1,19 +1,16 @@
 // Broker deduplication keyed by producer name + sequence id, and exclusive producer names.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PulsarError, type PulsarClient } from '../src/index.ts';
-import { acquireBroker, newClient, nothingMore, receiveN, text, uniqueTopic } from './helpers.ts';
+import { newClient, nothingMore, receiveN, text, uniqueTopic } from './helpers.ts';
 
 let client: PulsarClient;
-let release: () => void;
 
-beforeAll(async () => {
-  release = await acquireBroker('shared');
+beforeAll(() => {
   client = newClient();
 });
 
 afterAll(async () => {
   await client.close();
-  release();
 });
 
 describe('deduplication', () => {

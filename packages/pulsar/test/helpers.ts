@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { adminUrl, serviceUrl } from '../../../scripts/pulsar.ts';
+import { ProtoReader } from '../src/protocol/proto.ts';
 import { createAdmin, createClient, type ClientOptions, type Consumer, type Message, type PulsarClient } from '../src/index.ts';
 
 export { adminUrl, serviceUrl };
@@ -41,49 +39,13 @@ export async function nothingMore(consumer: Consumer, ms = 1_000): Promise<strin
   }
 }
 
-// broker-restart.test.ts stops the shared broker, which the other files of this package (running in
-// parallel workers) would see as random failures. They hold this lock shared; the restart test
-// holds it exclusively. Each side announces itself with a file before checking for the other side,
-// so the two can never both proceed.
-const lockDir = join(tmpdir(), 'relevo-pulsar-broker-lock');
-const EXCLUSIVE = 'exclusive';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+/** The fields of one protobuf message, for scripted endpoints: last value wins, nested messages stay bytes. */
+export function fields(buf: Uint8Array): Map<number, Buffer | number> {
+  const r = new ProtoReader(buf);
+  const out = new Map<number, Buffer | number>();
+  while (!r.done) {
+    const [f, w] = r.tag();
+    out.set(f, w === 2 ? r.bytes() : r.uint53());
   }
-}
-
-function holders(): { shared: string[]; exclusive: boolean } {
-  const shared: string[] = [];
-  let exclusive = false;
-  for (const f of readdirSync(lockDir)) {
-    const pid = Number(f.split('-')[1]);
-    if (!alive(pid)) {
-      rmSync(join(lockDir, f), { force: true });
-      continue;
-    }
-    if (f.startsWith(EXCLUSIVE)) exclusive = true;
-    else shared.push(f);
-  }
-  return { shared, exclusive };
-}
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function acquireBroker(mode: 'shared' | 'exclusive'): Promise<() => void> {
-  mkdirSync(lockDir, { recursive: true });
-  const mine = join(lockDir, `${mode === 'exclusive' ? EXCLUSIVE : 'shared'}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  for (;;) {
-    writeFileSync(mine, '');
-    const h = holders();
-    if (mode === 'shared' && !h.exclusive) break;
-    if (mode === 'exclusive' && h.shared.length === 0) break;
-    if (mode === 'shared') rmSync(mine, { force: true });
-    await pause(200);
-  }
-  return () => rmSync(mine, { force: true });
+  return out;
 }

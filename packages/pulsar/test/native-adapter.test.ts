@@ -1,20 +1,15 @@
 // One small contract, run against relevo's client and against the official pulsar-client adapter
 // wherever its native binding loads (skipped, with the reason, where it does not).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadNativeClient, type PulsarClient } from '../src/index.ts';
-import { acquireBroker, newClient, serviceUrl, text, uniqueTopic } from './helpers.ts';
+import { newClient, serviceUrl, text, uniqueTopic } from './helpers.ts';
 
 const native = await loadNativeClient({ serviceUrl });
 const unavailable = 'unavailable' in native ? native.unavailable : undefined;
 if (unavailable) console.info(`native adapter contract skipped: ${unavailable}`);
 
-let release: () => void;
-beforeAll(async () => {
-  release = await acquireBroker('shared');
-});
 afterAll(async () => {
   if (!unavailable) await (native as PulsarClient).close();
-  release();
 });
 
 async function roundTrip(client: PulsarClient): Promise<void> {

@@ -2,19 +2,16 @@
 // unbatched, ack/nack/cumulative ack, Shared and Key_Shared subscriptions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey, type Message, type PulsarClient } from '../src/index.ts';
-import { acquireBroker, admin, newClient, nothingMore, receiveN, text, uniqueTopic } from './helpers.ts';
+import { admin, newClient, nothingMore, receiveN, text, uniqueTopic } from './helpers.ts';
 
 let client: PulsarClient;
-let release: () => void;
 
-beforeAll(async () => {
-  release = await acquireBroker('shared');
+beforeAll(() => {
   client = newClient();
 });
 
 afterAll(async () => {
   await client.close();
-  release();
 });
 
 describe.each([
@@ -55,6 +52,29 @@ describe.each([
     const again = await client.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
     expect(await nothingMore(again)).toBe('Timeout');
     await again.close();
+    await producer.close();
+  });
+});
+
+describe('producer flow control', () => {
+  it('keeps send order when the pending queue is full', async () => {
+    const topic = uniqueTopic('backpressure');
+    const producer = await client.createProducer({ topic, batching: false, maxPendingMessages: 4 });
+    const receipts = await Promise.all(Array.from({ length: 100 }, (_, i) => producer.send({ payload: Buffer.from(`m${i}`) })));
+    const entries = receipts.map((r) => r.messageId.entryId);
+    expect(entries).toEqual([...entries].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(new Set(entries).size).toBe(100);
+    await producer.close();
+  });
+
+  it('flush() sends an open batch without waiting for its delay', async () => {
+    const topic = uniqueTopic('flush');
+    const producer = await client.createProducer({ topic, batching: { maxMessages: 1000, maxDelayMs: 600_000 } });
+    const settled: boolean[] = [false, false, false];
+    const sends = [0, 1, 2].map((i) => producer.send({ payload: Buffer.from(`m${i}`) }).then(() => { settled[i] = true; }));
+    await producer.flush();
+    expect(settled).toEqual([true, true, true]);
+    await Promise.all(sends);
     await producer.close();
   });
 });

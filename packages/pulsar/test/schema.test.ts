@@ -2,7 +2,7 @@
 // incompatible ones are refused, and GET_SCHEMA resolves writer schemas by version.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PulsarError, type PulsarClient, type SchemaInfo } from '../src/index.ts';
-import { acquireBroker, admin, newClient, receiveN, uniqueTopic } from './helpers.ts';
+import { admin, newClient, receiveN, uniqueTopic } from './helpers.ts';
 
 const v1 = {
   type: 'record', name: 'PartnerEvent', namespace: 'relevo.test',
@@ -13,16 +13,13 @@ const incompatible = { ...v1, fields: [...v1.fields, { name: 'required', type: '
 const avro = (s: object): SchemaInfo => ({ type: 'AVRO', schema: JSON.stringify(s), name: 'PartnerEvent' });
 
 let client: PulsarClient;
-let release: () => void;
 
-beforeAll(async () => {
-  release = await acquireBroker('shared');
+beforeAll(() => {
   client = newClient();
 });
 
 afterAll(async () => {
   await client.close();
-  release();
 });
 
 describe('schemas', () => {
