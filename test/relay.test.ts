@@ -10,6 +10,7 @@ import { unsentCount } from './support/writes.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest, type Received } from './support/pulsar.ts';
 import { createPartners, updateConcurrently, updatePartner } from './support/writes.ts';
+import { startWaker, type Waker } from './support/waker.ts';
 
 const SHARDS = 4;
 const log = createLogger('relay-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -51,14 +52,17 @@ describe('relay', () => {
   let tdb: TestDatabase;
   let database: Database;
   let client: PulsarClient;
+  let waker: Waker;
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
     database = connectDatabase(tdb.url, { max: 12 });
     client = createClient({ serviceUrl });
+    waker = await startWaker(tdb.url, SHARDS);
   });
 
   afterAll(async () => {
+    await waker?.stop();
     await client?.close();
     await database?.close();
     await tdb?.drop();
@@ -69,8 +73,8 @@ describe('relay', () => {
     const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
     const relay = await startRelay(database, tdb.url, namespace, 'relay-order');
     try {
-      const ids = await createPartners(database, 1000);
-      await updateConcurrently(database, ids, 20, 8);
+      const ids = await createPartners(database, 1000, waker.wake);
+      await updateConcurrently(database, ids, 20, 8, waker.wake);
       const received = await collect(consumer, TOPICS.partners, 21_000);
       expect(received).toHaveLength(21_000);
       expect(new Set(received.map((r) => r.event.id)).size).toBe(21_000);
@@ -132,8 +136,8 @@ describe('relay', () => {
     const a = await startRelay(database, tdb.url, namespace, 'relay-a');
     const b = await startRelay(database, tdb.url, namespace, 'relay-b');
     try {
-      const ids = await createPartners(database, 200);
-      await updateConcurrently(database, ids, 10, 6);
+      const ids = await createPartners(database, 200, waker.wake);
+      await updateConcurrently(database, ids, 10, 6, waker.wake);
       const received = await collect(consumer, TOPICS.partners, 2_200);
       expect(received).toHaveLength(2_200);
       expect(new Set(received.map((r) => r.event.id)).size).toBe(2_200);

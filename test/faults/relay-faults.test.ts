@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest, type Received } from '../support/pulsar.ts';
 import { spawnRelay, type RelayProcess } from '../support/relay-process.ts';
 import { createPartners, updateConcurrently } from '../support/writes.ts';
+import { startWaker, type Waker } from '../support/waker.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,14 +42,17 @@ describe('relay under faults', () => {
   let tdb: TestDatabase;
   let database: Database;
   let client: PulsarClient;
+  let waker: Waker;
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
     database = connectDatabase(tdb.url, { max: 10 });
     client = createClient({ serviceUrl });
+    waker = await startWaker(tdb.url, 4);
   });
 
   afterAll(async () => {
+    await waker?.stop();
     await client?.close();
     await database?.close();
     await tdb?.drop();
@@ -57,8 +61,8 @@ describe('relay under faults', () => {
   it('loses and duplicates nothing when SIGKILLed 20 times during a 20,000-event load', async () => {
     const namespace = await createTestNamespace();
     const env = { DATABASE_URL: tdb.url, PULSAR_NAMESPACE: namespace };
-    const ids = await createPartners(database, 1000);
-    const load = updateConcurrently(database, ids, 19, 6);
+    const ids = await createPartners(database, 1000, waker.wake);
+    const load = updateConcurrently(database, ids, 19, 6, waker.wake);
     for (let kill = 0; kill < 20; kill++) {
       const relay = spawnRelay(env);
       await sleep(400 + Math.random() * 900);
@@ -84,8 +88,8 @@ describe('relay under faults', () => {
     await database.sql`update outbox set sent_at = now() where sent_at is null`;
     const relay = spawnRelay({ DATABASE_URL: tdb.url, PULSAR_NAMESPACE: namespace });
     try {
-      const ids = await createPartners(database, 200);
-      const load = updateConcurrently(database, ids, 24, 4);
+      const ids = await createPartners(database, 200, waker.wake);
+      const load = updateConcurrently(database, ids, 24, 4, waker.wake);
       await sleep(1500);
       await stopBroker({ quiet: true });
       await sleep(1000);

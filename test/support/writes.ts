@@ -5,7 +5,9 @@ import { appendToOutbox, tables, type Database } from '@relevo/db';
 import type { DomainEvent } from '@relevo/domain';
 import { sql } from 'drizzle-orm';
 
-export async function createPartners(database: Database, count: number): Promise<string[]> {
+export type OnCommitted = (aggregateIds: string[]) => void;
+
+export async function createPartners(database: Database, count: number, onCommitted?: OnCommitted): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   const now = new Date();
   for (let i = 0; i < ids.length; i += 500) {
@@ -21,13 +23,14 @@ export async function createPartners(database: Database, count: number): Promise
       }));
       await appendToOutbox(tx, events, { occurredAt: now });
     });
+    onCommitted?.(chunk);
   }
   return ids;
 }
 
 /** One PartnerActualizado per call, in its own transaction; the row lock orders a partner's events. */
-export async function updatePartner(database: Database, id: string, nombre = `n-${randomUUID().slice(0, 8)}`): Promise<number> {
-  return database.db.transaction(async (tx) => {
+export async function updatePartner(database: Database, id: string, nombre = `n-${randomUUID().slice(0, 8)}`, onCommitted?: OnCommitted): Promise<number> {
+  const version = await database.db.transaction(async (tx) => {
     const [row] = await tx.execute<{ version: number; email: string }>(
       sql`update partners set nombre = ${nombre}, version = version + 1, updated_at = now() where id = ${id} returning version, email`,
     );
@@ -38,10 +41,12 @@ export async function updatePartner(database: Database, id: string, nombre = `n-
     }], { occurredAt: new Date(), headers: { traceparent: `00-${randomUUID().replace(/-/g, '')}-0000000000000001-01` } });
     return version;
   });
+  onCommitted?.([id]);
+  return version;
 }
 
 /** Runs `updates` updates of each partner with `concurrency` transactions in flight. */
-export async function updateConcurrently(database: Database, ids: string[], updates: number, concurrency: number): Promise<void> {
+export async function updateConcurrently(database: Database, ids: string[], updates: number, concurrency: number, onCommitted?: OnCommitted): Promise<void> {
   const work: string[] = [];
   for (let u = 0; u < updates; u++) work.push(...ids);
   // Shuffle so that updates of the same partner contend with each other.
@@ -51,7 +56,7 @@ export async function updateConcurrently(database: Database, ids: string[], upda
   }
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < work.length) await updatePartner(database, work[next++]!);
+    while (next < work.length) await updatePartner(database, work[next++]!, undefined, onCommitted);
   }));
 }
 

@@ -30,7 +30,7 @@ export async function ensureDrainQueue(boss: PgBoss): Promise<void> {
     policy: 'stately',
     notify: true,
     retryLimit: 0,
-    heartbeatSeconds: 5,
+    heartbeatSeconds: 10,
     expireInSeconds: 300,
   });
 }

@@ -26,7 +26,7 @@ export interface RelayWorkerOptions {
   maxAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
-  /** Shard-busy and lock-miss re-queue delay. */
+  /** How long to wait before trying a shard that another relay holds, or after a failed run. */
   busyDelayMs?: number;
 }
 
@@ -44,6 +44,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
   await boss.start();
   await ensureDrainQueue(boss);
   await o.sql.unsafe(ensureShards(), [o.shards]);
+  const busyDelayMs = o.busyDelayMs ?? 2000;
   const retryTimers = new Map<number, NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   let stopping = false;
@@ -62,7 +63,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       const [lock] = await conn.unsafe<{ ok: boolean }[]>('select pg_try_advisory_lock($1, $2) as ok', [SHARD_LOCK_SPACE, shard]);
       if (!lock?.ok) {
         o.metrics.drainRun(shard, 'locked');
-        await wakeShards(boss, [shard], new Date(Date.now() + (o.busyDelayMs ?? 2000)));
+        scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
         return;
       }
       try {
@@ -84,13 +85,13 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         o.metrics.drainRun(shard, 'busy');
         o.log.info({ shard, reason: err.message }, 'shard busy: another relay holds it, backing off');
         await o.producers.closeShard(shard);
-        await wakeShards(boss, [shard], new Date(Date.now() + (o.busyDelayMs ?? 2000))).catch(() => undefined);
+        if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
         return;
       }
       o.metrics.drainRun(shard, 'error');
       o.log.error({ err, shard }, 'drain run failed; producers of the shard closed, will retry');
       await o.producers.closeShard(shard);
-      if (!stopping) scheduleRetry(shard, new Date(Date.now() + (o.busyDelayMs ?? 2000)));
+      if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
     } finally {
       conn.release();
     }
@@ -98,7 +99,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
 
   await boss.work<{ shard: number }>(
     DRAIN_QUEUE,
-    { localConcurrency: o.shards, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 10 },
+    { localConcurrency: o.shards, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 2 },
     async ([job]) => {
       if (!job || stopping) return;
       const run = runDrain(job.data.shard);

@@ -1,0 +1,74 @@
+// The HTTP API: public health/docs, and /v1 behind a bearer token, body-size and
+// content-type gates. Every error leaves as RFC 9457 problem+json.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requireBearer, tokenCheck } from './auth.ts';
+import { DEFAULT_MAX_BODY_BYTES, type AppDeps, type AppEnv } from './context.ts';
+import { ApiError, PROBLEM_CONTENT_TYPE, problemOf, toProblem, type Problem } from './problems.ts';
+import { mountDocs } from './routes/docs.ts';
+import { healthRoutes } from './routes/health.ts';
+import { validationHook } from './routes/hook.ts';
+import { integrationRoutes } from './routes/integrations.ts';
+import { partnerRoutes } from './routes/partners.ts';
+import { createUnitOfWork } from './unit-of-work.ts';
+
+export type { AppDeps } from './context.ts';
+export type App = OpenAPIHono<AppEnv>;
+
+function problemResponse(c: Context, problem: Problem): Response {
+  const body: Problem = { ...problem, instance: c.req.path };
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  if (problem.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+  if (problem.status === 503) headers['Retry-After'] = '5';
+  return new Response(JSON.stringify(body), { status: problem.status, headers });
+}
+
+function requestLog(deps: AppDeps): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    deps.log.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms }, 'request');
+  };
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/** Writes carry JSON bodies only: anything else is a 415 before it is read. */
+const requireJson: MiddlewareHandler = async (c, next) => {
+  if (c.req.method === 'POST' || c.req.method === 'PATCH' || c.req.method === 'PUT') {
+    const type = c.req.header('content-type');
+    if (!type || !JSON_TYPE.test(type)) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+  }
+  await next();
+};
+
+export function createApp(deps: AppDeps): App {
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const uow = createUnitOfWork(deps);
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use('*', requestLog(deps));
+  app.onError((err, c) => {
+    const { problem, internal } = toProblem(err);
+    if (internal) deps.log.error({ err, method: c.req.method, path: c.req.path, status: problem.status }, 'request failed');
+    return problemResponse(c, problem);
+  });
+  app.notFound((c) => problemResponse(c, problemOf('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
+
+  app.use('/v1/*', requireBearer(tokenCheck(deps.tokens)));
+  app.use('/v1/*', bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: () => {
+      throw new ApiError('PAYLOAD_TOO_LARGE', `the body is over ${maxBodyBytes} bytes`);
+    },
+  }));
+  app.use('/v1/*', requireJson);
+
+  app.route('/v1', partnerRoutes(deps, uow, validationHook));
+  app.route('/v1', integrationRoutes(deps, uow, validationHook));
+  app.route('/', healthRoutes(deps, validationHook));
+  mountDocs(app);
+  return app;
+}

@@ -1,0 +1,28 @@
+// What the app is given (deps) and what middleware leaves on the request context.
+import type { Database } from '@relevo/db';
+import type { Logger } from '@relevo/runtime';
+
+export interface AppDeps {
+  database: Database;
+  /** Valid bearer tokens (API_TOKENS). */
+  tokens: string[];
+  clock?: () => Date;
+  /** Called after a write commits, with the partner ids that got outbox rows. Best effort. */
+  onCommitted?: (aggregateIds: string[]) => void | Promise<void>;
+  log: Logger;
+  /** Largest accepted request body; 64 KiB by default. */
+  maxBodyBytes?: number;
+  /**
+   * Runs inside the write transaction after the change, its outbox rows and its idempotency
+   * record are written, just before commit. Tests inject failures here.
+   */
+  beforeCommit?: (info: { aggregateIds: string[] }) => void | Promise<void>;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+export type AppEnv = {
+  Variables: {
+    principal: string;
+  };
+};

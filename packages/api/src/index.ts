@@ -1,0 +1,3 @@
+export { createApp, type App, type AppDeps } from './app.ts';
+export { runApiProcess } from './main.ts';
+export * from './problems.ts';

@@ -1,0 +1,132 @@
+// Request and response shapes (zod, with OpenAPI metadata). Field names follow the seed's
+// event data: nombre, email, estado, estado_kyc, tipo, motivo. Request objects are strict:
+// an unknown field is a 400, never silently dropped.
+import { z } from '@hono/zod-openapi';
+import { ESTADOS_INTEGRACION, ESTADOS_KYC, ESTADOS_PARTNER, RESULTADOS_KYC } from '@relevo/domain';
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const Uuid = z.uuid().openapi({ example: '01990000-0000-7000-8000-000000000000' });
+
+export const IdParams = z.strictObject({
+  id: Uuid.openapi({ param: { name: 'id', in: 'path' } }),
+});
+
+export const EstadoPartner = z.enum(ESTADOS_PARTNER).openapi('EstadoPartner');
+export const EstadoKyc = z.enum(ESTADOS_KYC).openapi('EstadoKyc');
+export const ResultadoKyc = z.enum(RESULTADOS_KYC).openapi('ResultadoKyc');
+export const EstadoIntegracion = z.enum(ESTADOS_INTEGRACION).openapi('EstadoIntegracion');
+
+export const CreatePartnerBody = z.strictObject({
+  nombre: text(200),
+  email: z.email().max(320),
+  estado: EstadoPartner.optional(),
+}).openapi('CreatePartner');
+
+export const UpdatePartnerBody = z.strictObject({
+  nombre: text(200).optional(),
+  email: z.email().max(320).optional(),
+  estado: EstadoPartner.optional(),
+}).refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'give at least one of nombre, email, estado' })
+  .openapi('UpdatePartner');
+
+export const KycBody = z.strictObject({
+  estado_kyc: ResultadoKyc,
+  motivo: text(1000).nullable().optional(),
+}).openapi('RecordKyc');
+
+export const CreateIntegrationBody = z.strictObject({
+  tipo: text(100),
+  nombre: text(200),
+}).openapi('CreateIntegration');
+
+export const RevokeIntegrationBody = z.strictObject({
+  motivo: text(1000),
+}).openapi('RevokeIntegration');
+
+export const PAGE_LIMIT_DEFAULT = 20;
+export const PAGE_LIMIT_MAX = 100;
+
+const limit = z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT)
+  .openapi({ param: { name: 'limit', in: 'query' }, example: PAGE_LIMIT_DEFAULT });
+const cursor = z.string().min(1).max(200).optional()
+  .openapi({ param: { name: 'cursor', in: 'query' }, description: 'next_cursor of the previous page' });
+
+export const ListPartnersQuery = z.strictObject({
+  estado: EstadoPartner.optional().openapi({ param: { name: 'estado', in: 'query' } }),
+  estado_kyc: EstadoKyc.optional().openapi({ param: { name: 'estado_kyc', in: 'query' } }),
+  limit,
+  cursor,
+});
+
+export const PageQuery = z.strictObject({ limit, cursor });
+
+/** If-Match (optional) on writes to an existing partner; Idempotency-Key (optional) on POSTs. */
+export const IfMatchHeaders = z.object({
+  'if-match': z.string().optional().openapi({
+    param: { name: 'if-match', in: 'header' },
+    description: 'the partner version the change is based on, as given in ETag ("3")',
+  }),
+});
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z.string().optional().openapi({
+    param: { name: 'idempotency-key', in: 'header' },
+    description: 'repeat a POST safely: the same key and body replay the first response',
+  }),
+});
+
+export const WriteHeaders = IfMatchHeaders.extend(IdempotencyHeaders.shape);
+
+const timestamp = z.string().openapi({ format: 'date-time' });
+
+export const PartnerSchema = z.object({
+  id: Uuid,
+  nombre: z.string(),
+  email: z.string(),
+  estado: EstadoPartner,
+  estado_kyc: EstadoKyc,
+  version: z.number().int().openapi({ description: 'the partner aggregate version; also the ETag' }),
+  created_at: timestamp,
+  updated_at: timestamp,
+  deleted_at: timestamp.nullable(),
+}).openapi('Partner');
+
+export const IntegrationSchema = z.object({
+  id: Uuid,
+  partner_id: Uuid,
+  tipo: z.string(),
+  nombre: z.string(),
+  estado: EstadoIntegracion,
+  version: z.number().int().openapi({
+    description: 'the partner aggregate version this integration belongs to; also the ETag and what If-Match compares',
+  }),
+  integration_version: z.number().int().openapi({ description: 'revision of this integration row (1 active, 2 revoked)' }),
+  created_at: timestamp,
+  revoked_at: timestamp.nullable(),
+  motivo_revocacion: z.string().nullable(),
+}).openapi('Integration');
+
+export const PartnerPage = z.object({
+  items: z.array(PartnerSchema),
+  next_cursor: z.string().nullable(),
+}).openapi('PartnerPage');
+
+export const IntegrationPage = z.object({
+  items: z.array(IntegrationSchema),
+  version: z.number().int().openapi({ description: 'the partner aggregate version' }),
+  next_cursor: z.string().nullable(),
+}).openapi('IntegrationPage');
+
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string(),
+  instance: z.string().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+}).openapi('Problem');
+
+export type PartnerDto = z.infer<typeof PartnerSchema>;
+export type IntegrationDto = z.infer<typeof IntegrationSchema>;
