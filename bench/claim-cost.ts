@@ -34,7 +34,8 @@ async function claimLatency(sql: postgres.Sql): Promise<number> {
   for (let i = 0; i < CLAIMS; i++) {
     const t0 = performance.now();
     await sql.begin(async (tx) => {
-      await tx.unsafe(claimBatch(), [1, 0, 500, 'bench']);
+      const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
+      await tx.unsafe(claimBatch(), [1, 0, 500, 'bench', session!.pid]);
       await tx.unsafe('rollback');
     }).catch(() => undefined);
     times.push(performance.now() - t0);

@@ -2,7 +2,7 @@
 // Maven Central as the official server distribution, bound to loopback, dedup on.
 // Used by `pnpm pulsar:start|stop`, .ci/run, the fault tests and the benchmarks.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,6 @@ export const PULSAR_VERSION = '4.0.8';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const home = join(root, '.pulsar');
 const distDir = join(home, `apache-pulsar-${PULSAR_VERSION}`);
-const pidFile = join(home, 'broker.pid');
 const logFile = join(home, 'broker.log');
 export const adminUrl = 'http://127.0.0.1:8080';
 export const serviceUrl = 'pulsar://127.0.0.1:6650';
@@ -61,10 +60,23 @@ function alive(pid: number): boolean {
   }
 }
 
-function readPid(): number | undefined {
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+/**
+ * Brokers started from this checkout, found by their command line (it names our config):
+ * a pid file alone goes stale when two starts race.
+ */
+function brokerPids(): number[] {
+  const conf = join(home, 'standalone.conf');
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.includes('PulsarStandaloneStarter') && cmd.includes(conf)) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
 }
 
 function logTail(lines = 40): string {
@@ -80,6 +92,17 @@ export async function startBroker(opts: { timeoutMs?: number; quiet?: boolean } 
     return;
   }
   const started = Date.now();
+  const deadline = started + (opts.timeoutMs ?? 180_000);
+  if (brokerPids().length > 0) {
+    // Another start is under way (a parallel test run): wait for it rather than race it.
+    while (Date.now() < deadline && brokerPids().length > 0) {
+      if (await healthy()) {
+        say('pulsar: already running at ' + serviceUrl);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   const dist = pulsarHome();
   const conf = join(home, 'standalone.conf');
   writeFileSync(conf, readFileSync(join(dist, 'conf', 'standalone.conf'), 'utf8') + '\n'
@@ -98,8 +121,6 @@ export async function startBroker(opts: { timeoutMs?: number; quiet?: boolean } 
     },
   });
   child.unref();
-  writeFileSync(pidFile, String(child.pid));
-  const deadline = started + (opts.timeoutMs ?? 180_000);
   while (Date.now() < deadline) {
     if (!alive(child.pid!)) throw new BrokerError(`pulsar exited during start-up; log tail:\n${logTail()}`);
     if (await healthy()) {
@@ -111,21 +132,25 @@ export async function startBroker(opts: { timeoutMs?: number; quiet?: boolean } 
   throw new BrokerError(`pulsar did not become healthy in ${(opts.timeoutMs ?? 180_000) / 1000} s; log tail:\n${logTail()}`);
 }
 
-/** Stops the broker started by startBroker (SIGTERM, then SIGKILL after the grace period). */
-export async function stopBroker(opts: { graceMs?: number; quiet?: boolean } = {}): Promise<void> {
+/**
+ * Stops the brokers of this checkout (SIGTERM, then SIGKILL after the grace period).
+ * Resolves whether one was running.
+ */
+export async function stopBroker(opts: { graceMs?: number; quiet?: boolean } = {}): Promise<boolean> {
   const say = opts.quiet ? () => {} : (m: string) => console.log(m);
-  const pid = readPid();
-  if (pid === undefined) {
+  const pids = brokerPids();
+  if (pids.length === 0) {
     say('pulsar: not running');
-    return;
+    return false;
   }
-  process.kill(-pid, 'SIGTERM');
+  const signal = (sig: NodeJS.Signals) => pids.filter(alive).forEach((pid) => process.kill(pid, sig));
+  signal('SIGTERM');
   const deadline = Date.now() + (opts.graceMs ?? 30_000);
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  if (alive(pid)) process.kill(-pid, 'SIGKILL');
-  while (alive(pid)) await new Promise((r) => setTimeout(r, 100));
-  rmSync(pidFile, { force: true });
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  signal('SIGKILL');
+  while (pids.some(alive)) await new Promise((r) => setTimeout(r, 100));
   say('pulsar: stopped');
+  return true;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -33,6 +33,7 @@ async function waitUntilDrained(database: Database, relay: RelayProcess, timeout
   for (;;) {
     const unsent = await unsentCount(database);
     if (unsent === 0) return;
+    if (relay.child.exitCode !== null) throw new Error(`relay exited with ${relay.child.exitCode}; output:\n${relay.output().slice(-4000)}`);
     if (Date.now() > deadline) throw new Error(`${unsent} rows still unsent; relay output:\n${relay.output().slice(-4000)}`);
     await sleep(250);
   }
@@ -75,8 +76,8 @@ describe('relay under faults', () => {
       await waitUntilDrained(database, final);
     } finally {
       final.child.kill('SIGTERM');
-      expect(await final.exited).toBe(0);
     }
+    expect(await final.exited).toBe(0);
     const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
     const received = await collect(consumer, TOPICS.partners, 20_000, 5_000);
     await consumer.close();
@@ -91,7 +92,7 @@ describe('relay under faults', () => {
       const ids = await createPartners(database, 200, waker.wake);
       const load = updateConcurrently(database, ids, 24, 4, waker.wake);
       await sleep(1500);
-      await stopBroker({ quiet: true });
+      expect(await stopBroker({ quiet: true })).toBe(true);
       await sleep(1000);
       await startBroker({ quiet: true });
       for (let i = 0; i < 3; i++) {
@@ -103,8 +104,8 @@ describe('relay under faults', () => {
       await waitUntilDrained(database, relay, 180_000);
     } finally {
       relay.child.kill('SIGTERM');
-      expect(await relay.exited).toBe(0);
     }
+    expect(await relay.exited).toBe(0);
     const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
     const received = await collect(consumer, TOPICS.partners, 5_000, 5_000);
     await consumer.close();

@@ -19,21 +19,25 @@ export interface ConnectOptions {
   onnotice?: (n: postgres.Notice) => void;
 }
 
+/** A postgres.js pool as relevo configures it everywhere. */
+export function connectSql(url: string, opts: ConnectOptions = {}): postgres.Sql {
+  return postgres(url, {
+    max: opts.max ?? 10,
+    connection: { application_name: opts.applicationName ?? 'relevo' },
+    onnotice: opts.onnotice ?? (() => {}),
+    // bigint columns (outbox ids, sequences) come back as JS bigint, never a lossy number.
+    types: { bigint: postgres.BigInt },
+  });
+}
+
 /**
  * Two pools over one URL: drizzle replaces postgres.js's timestamp parsers with its own
  * (strings it maps itself), so the hand-written SQL gets a client that keeps Dates.
  * postgres.js opens connections on demand: a pool a process does not use costs nothing.
  */
 export function connectDatabase(url: string, opts: ConnectOptions = {}): Database {
-  const options = {
-    max: opts.max ?? 10,
-    connection: { application_name: opts.applicationName ?? 'relevo' },
-    onnotice: opts.onnotice ?? (() => {}),
-    // bigint columns (outbox ids, sequences) come back as JS bigint, never a lossy number.
-    types: { bigint: postgres.BigInt },
-  };
-  const sql = postgres(url, options);
-  const orm = postgres(url, options);
+  const sql = connectSql(url, opts);
+  const orm = connectSql(url, opts);
   return {
     sql,
     db: drizzle(orm, { schema }),

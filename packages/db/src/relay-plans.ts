@@ -38,14 +38,21 @@ export function ensureShards(): string {
 }
 
 /**
+ * The fence of every claim: the statement only runs on the session that holds the shard's
+ * advisory lock. If that connection died and the pool opened a new one, the claim finds
+ * nothing instead of claiming without the lock. Param: the lock holder's backend pid.
+ */
+const FENCED = (pidParam: string) => `pg_backend_pid() = ${pidParam}::int`;
+
+/**
  * Rows this shard claimed before but whose fate is unknown (the relay stopped between
  * claim and mark). They keep their sequence ids and go out first, in sequence order, so
  * the broker's deduplication drops whatever copies it already has.
- * Params: $1 shard, $2 relay id.
+ * Params: $1 shard, $2 relay id, $3 lock holder's pid.
  */
 export function reclaimInHand(): string {
   return `update outbox set claimed_by = $2, claimed_at = now()
-    where id in (
+    where ${FENCED('$3')} and id in (
       select id from outbox
        where ${UNSENT} and parked_at is null and publish_shard = $1 and publish_sequence is not null
        for update skip locked)
@@ -55,12 +62,12 @@ export function reclaimInHand(): string {
 /**
  * Claims the next unsent rows of one shard in id order, skipping aggregates that are
  * blocked, and hands each the shard's next publish sequence, all in one statement.
- * Params: $1 shard count, $2 shard, $3 limit, $4 relay id.
+ * Params: $1 shard count, $2 shard, $3 limit, $4 relay id, $5 lock holder's pid.
  */
 export function claimBatch(): string {
   return `with picked as (
       select id from outbox o
-       where ${UNSENT} and parked_at is null and publish_sequence is null
+       where ${FENCED('$5')} and ${UNSENT} and parked_at is null and publish_sequence is null
          and shard_key % $1::int = $2::int
          and (next_attempt_at is null or next_attempt_at <= now())
          and aggregate_id not in (${BLOCKED_AGGREGATES})

@@ -13,8 +13,10 @@ import type { RelayMetrics } from './metrics.ts';
 import type { ProducerPool } from './producers.ts';
 
 export interface DrainDeps {
-  /** The connection holding the shard's advisory lock: if it dies, the run fails with it. */
-  sql: postgres.Sql | postgres.ReservedSql;
+  /** A one-connection client whose session holds the shard's advisory lock. */
+  sql: postgres.Sql;
+  /** That session's backend pid: claims run only while the connection is still that session. */
+  lockPid: number;
   producers: ProducerPool;
   log: Logger;
   metrics: RelayMetrics;
@@ -42,6 +44,11 @@ export class ShardBusyError extends Error {
   readonly code = 'SHARD_BUSY';
 }
 
+/** The connection that held the shard's lock was replaced: stop, another relay may own it now. */
+export class FenceLostError extends Error {
+  readonly code = 'FENCE_LOST';
+}
+
 interface BatchResult {
   sent: { row: ClaimedRow; receipt: SendReceipt }[];
   failed: { row: ClaimedRow; error: string }[];
@@ -54,12 +61,15 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   await syncSequenceFloor(deps, shard);
   let published = 0;
   let failed = 0;
-  let rows: ClaimedRow[] = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId]);
+  let rows: ClaimedRow[] = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId, deps.lockPid]);
   if (rows.length > 0) deps.log.info({ shard, rows: rows.length }, 're-sending rows claimed before a stop, same sequence ids');
   for (;;) {
     if (rows.length === 0) {
-      rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [deps.shards, shard, deps.batchSize, deps.relayId]);
-      if (rows.length === 0) break;
+      rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [deps.shards, shard, deps.batchSize, deps.relayId, deps.lockPid]);
+      if (rows.length === 0) {
+        await assertFence(deps, shard);
+        break;
+      }
     }
     const result = await publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)));
     await settle(deps, shard, result);
@@ -70,6 +80,11 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   }
   const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [deps.shards, shard]);
   return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined };
+}
+
+async function assertFence(deps: DrainDeps, shard: number): Promise<void> {
+  const [row] = await deps.sql.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
+  if (row?.pid !== deps.lockPid) throw new FenceLostError(`shard ${shard}: the connection holding its lock was lost`);
 }
 
 /**

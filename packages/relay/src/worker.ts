@@ -4,9 +4,9 @@
 import { hostname } from 'node:os';
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
-import { DRAIN_QUEUE, createBoss, drainKey, ensureDrainQueue, ensureShards, wakeShards } from '@relevo/db';
+import { DRAIN_QUEUE, connectSql, createBoss, drainKey, ensureDrainQueue, ensureShards, wakeShards } from '@relevo/db';
 import type { Logger } from '@relevo/runtime';
-import { ShardBusyError, drainShard, type DrainDeps } from './drain.ts';
+import { FenceLostError, ShardBusyError, drainShard, type DrainDeps } from './drain.ts';
 import type { ProducerPool } from './producers.ts';
 import type { RelayMetrics } from './metrics.ts';
 
@@ -57,10 +57,25 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     }, delay).unref());
   };
 
+  // One single-connection client per shard holds the shard's advisory lock for a run. Not
+  // sql.reserve(): postgres.js crashes the process when a reserved connection's backend is
+  // terminated (porsager/postgres#1208); a pool of one replaces the connection instead, and
+  // the claims' pid fence notices that the lock went with it.
+  const lockClients = new Map<number, postgres.Sql>();
+  const lockClient = (shard: number) => {
+    let c = lockClients.get(shard);
+    if (!c) {
+      c = connectSql(o.databaseUrl, { max: 1, applicationName: 'relevo-relay' });
+      lockClients.set(shard, c);
+    }
+    return c;
+  };
+
   const runDrain = async (shard: number): Promise<void> => {
-    const conn = await o.sql.reserve();
+    const conn = lockClient(shard);
     try {
-      const [lock] = await conn.unsafe<{ ok: boolean }[]>('select pg_try_advisory_lock($1, $2) as ok', [SHARD_LOCK_SPACE, shard]);
+      const [lock] = await conn.unsafe<{ ok: boolean; pid: number }[]>(
+        'select pg_try_advisory_lock($1, $2) as ok, pg_backend_pid() as pid', [SHARD_LOCK_SPACE, shard]);
       if (!lock?.ok) {
         o.metrics.drainRun(shard, 'locked');
         scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
@@ -68,7 +83,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       }
       try {
         const deps: DrainDeps = {
-          sql: conn, producers: o.producers, log: o.log, metrics: o.metrics, relayId, shards: o.shards,
+          sql: conn, lockPid: lock.pid, producers: o.producers, log: o.log, metrics: o.metrics, relayId, shards: o.shards,
           batchSize: o.batchSize, maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs,
         };
         const outcome = await drainShard(deps, shard, stopping ? 0 : o.runBudgetMs);
@@ -81,9 +96,9 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         await conn.unsafe('select pg_advisory_unlock($1, $2)', [SHARD_LOCK_SPACE, shard]).catch(() => undefined);
       }
     } catch (err) {
-      if (err instanceof ShardBusyError) {
-        o.metrics.drainRun(shard, 'busy');
-        o.log.info({ shard, reason: err.message }, 'shard busy: another relay holds it, backing off');
+      if (err instanceof ShardBusyError || err instanceof FenceLostError) {
+        o.metrics.drainRun(shard, err.code === 'SHARD_BUSY' ? 'busy' : 'fence_lost');
+        o.log.info({ shard, reason: err.message }, 'shard not ours right now: backing off');
         await o.producers.closeShard(shard);
         if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
         return;
@@ -92,8 +107,6 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       o.log.error({ err, shard }, 'drain run failed; producers of the shard closed, will retry');
       await o.producers.closeShard(shard);
       if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-    } finally {
-      conn.release();
     }
   };
 
@@ -126,6 +139,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       await boss.offWork(DRAIN_QUEUE, { wait: false }).catch(() => undefined);
       await Promise.allSettled([...running]);
       await o.producers.closeAll();
+      await Promise.all([...lockClients.values()].map((c) => c.end({ timeout: 5 })));
       await boss.stop({ graceful: true, timeout: 10_000 });
     },
   };
