@@ -120,3 +120,86 @@ export async function blockingRow(sql: postgres.Sql, row: OutboxRecord): Promise
     where ${UNSENT} and aggregate_id = $1::uuid and id < $2::bigint order by id limit 1`, [row.aggregate_id, row.id.toString()]);
   return r;
 }
+
+/** Which sent rows a replay re-publishes. Times are the events' occurred_at. */
+export interface ReplaySelection {
+  fromId?: bigint;
+  toId?: bigint;
+  since?: Date;
+  until?: Date;
+  aggregateId?: string;
+  eventType?: string;
+  topic?: string;
+}
+
+function replayWhere(s: ReplaySelection, after: bigint): { where: string; params: unknown[] } {
+  const params: unknown[] = [after.toString()];
+  const where = ['sent_at is not null', 'id > $1::bigint'];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (s.fromId !== undefined) add('id >= ?::bigint', s.fromId.toString());
+  if (s.toId !== undefined) add('id <= ?::bigint', s.toId.toString());
+  if (s.since) add('occurred_at >= ?', s.since);
+  if (s.until) add('occurred_at < ?', s.until);
+  if (s.aggregateId) add('aggregate_id = ?::uuid', s.aggregateId);
+  if (s.eventType) add('event_type = ?', s.eventType);
+  if (s.topic) add('topic = ?', s.topic);
+  return { where: where.join(' and '), params };
+}
+
+export async function countSentForReplay(sql: postgres.Sql, s: ReplaySelection, after: bigint): Promise<number> {
+  const { where, params } = replayWhere(s, after);
+  const [row] = await sql.unsafe<{ n: number }[]>(`select count(*)::int as n from outbox where ${where}`, params as never[]);
+  return row?.n ?? 0;
+}
+
+/** The next page of sent rows to replay, in id order (per-partner order), after a resume point. */
+export async function listSentForReplay(sql: postgres.Sql, s: ReplaySelection, after: bigint, limit: number): Promise<OutboxRecord[]> {
+  const { where, params } = replayWhere(s, after);
+  params.push(limit);
+  return sql.unsafe<OutboxRecord[]>(`select ${RECORD_COLUMNS} from outbox where ${where} order by id limit $${params.length}`, params as never[]);
+}
+
+export interface FollowOptions {
+  fromStart: boolean;
+  stopped: () => boolean;
+  onRow: (row: OutboxRecord) => void;
+  pollMs?: number;
+}
+
+/**
+ * Calls onRow for each row as it is marked sent, in (sent_at, id) order, until stopped.
+ * Marks by concurrent relays commit out of sent_at order, so it only reads rows marked more
+ * than a second ago: a mark statement commits well within that, and nothing is skipped.
+ */
+export async function followSent(
+  sql: postgres.Sql,
+  f: { eventType?: string; topic?: string; aggregateId?: string },
+  opts: FollowOptions,
+): Promise<void> {
+  const [start] = await sql.unsafe<{ at: Date }[]>(opts.fromStart ? `select 'epoch'::timestamptz as at` : 'select now() as at');
+  let last = { at: start!.at, id: '0' };
+  // Millisecond keys: the cursor travels through a JS Date, which has no microseconds.
+  const sentKey = `date_trunc('milliseconds', sent_at)`;
+  const where = ['sent_at is not null', `(${sentKey}, id) > ($1, $2::bigint)`, "sent_at < now() - interval '1 second'"];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length + 2}`));
+  };
+  if (f.eventType) add('event_type = ?', f.eventType);
+  if (f.topic) add('topic = ?', f.topic);
+  if (f.aggregateId) add('aggregate_id = ?::uuid', f.aggregateId);
+  while (!opts.stopped()) {
+    const rows = await sql.unsafe<OutboxRecord[]>(
+      `select ${RECORD_COLUMNS} from outbox where ${where.join(' and ')} order by ${sentKey}, id limit 1000`,
+      [last.at, last.id, ...params] as never[],
+    );
+    for (const row of rows) opts.onRow(row);
+    const tail = rows.at(-1);
+    if (tail) last = { at: tail.sent_at!, id: tail.id.toString() };
+    if (rows.length < 1000) await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+  }
+}

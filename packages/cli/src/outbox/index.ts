@@ -5,8 +5,10 @@ import { CliError } from '../errors.ts';
 import type { Context } from './context.ts';
 import { list } from './list.ts';
 import { purge, retry, skip } from './repair.ts';
+import { replay } from './replay.ts';
 import { show } from './show.ts';
 import { status } from './status.ts';
+import { tail } from './tail.ts';
 
 const subcommands: Record<string, { summary: string; run(ctx: Context, args: string[]): Promise<number> }> = {
   status: { summary: 'counts by state per shard, topic and type; lag; draining relays; parked partners', run: status },
@@ -15,6 +17,8 @@ const subcommands: Record<string, { summary: string; run(ctx: Context, args: str
   retry: { summary: '<ids…> | --parked [--aggregate X]: re-queue parked rows and wake the relay', run: retry },
   skip: { summary: '<id> --reason "…": mark a parked row skipped, releasing its partner', run: skip },
   purge: { summary: '--sent-before <time>: delete sent rows in batches, with progress', run: purge },
+  replay: { summary: 're-publish sent events (--from-id/--to-id, --since/--until, --aggregate, --type, --topic, --all) as replays; --dry-run, --rate, --after', run: replay },
+  tail: { summary: 'follow events as they are sent (--type --topic --aggregate --from-start)', run: tail },
 };
 
 export function outboxUsage(): string {
