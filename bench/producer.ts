@@ -1,5 +1,8 @@
 // Producer throughput for 1 KiB messages: relevo's client vs the Java client's
-// `pulsar-perf produce`, against the same broker, alternating runs in one invocation.
+// `pulsar-perf produce`, against the same broker, alternating runs in one invocation. Both
+// run for the same duration with the same batching and the same window of outstanding
+// messages (pulsar-perf's own rate over a fixed message count is rounded to its 10 s stats
+// tick, so a duration is the fair measure). Topics are deleted after each round.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -7,7 +10,7 @@ import { createClient } from '@relevo/pulsar';
 import { adminUrl, pulsarHome, serviceUrl, startBroker } from '../scripts/pulsar.ts';
 
 export interface ProducerBenchResult {
-  messages: number;
+  seconds: number;
   size_bytes: number;
   relevo_msgs_per_s: number[];
   java_msgs_per_s: number[];
@@ -18,30 +21,38 @@ export interface ProducerBenchResult {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function relevoRun(topic: string, messages: number, size: number): Promise<number> {
+const OUTSTANDING = 10_000;
+
+async function relevoRun(topic: string, seconds: number, size: number): Promise<number> {
   const client = createClient({ serviceUrl });
   try {
     const producer = await client.createProducer({
-      topic, batching: { maxMessages: 1000, maxDelayMs: 1, maxBytes: 1 << 20 }, maxPendingMessages: 10_000,
+      topic, batching: { maxMessages: 1000, maxDelayMs: 1, maxBytes: 1 << 20 }, maxPendingMessages: OUTSTANDING,
     });
     const payload = randomBytes(size);
     const start = performance.now();
-    const receipts: Promise<unknown>[] = [];
-    for (let i = 0; i < messages; i++) receipts.push(producer.send({ payload }));
-    await Promise.all(receipts);
+    const end = start + seconds * 1000;
+    let acked = 0;
+    const window: Promise<unknown>[] = [];
+    while (performance.now() < end) {
+      for (let i = 0; i < 1000; i++) window.push(producer.send({ payload }).then(() => acked++));
+      if (window.length >= OUTSTANDING) await Promise.all(window.splice(0, window.length - OUTSTANDING + 1000));
+    }
+    const counted = acked;
     const secs = (performance.now() - start) / 1000;
+    await Promise.all(window);
     await producer.close();
-    return messages / secs;
+    return counted / secs;
   } finally {
     await client.close();
   }
 }
 
-function javaRun(topic: string, messages: number, size: number): Promise<number> {
+function javaRun(topic: string, seconds: number, size: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(join(pulsarHome(), 'bin', 'pulsar-perf'), [
-      'produce', '-u', serviceUrl, '-r', '100000000', '-s', String(size), '-m', String(messages),
-      '-o', '10000', '-bm', '1000', '-b', '1', topic,
+      'produce', '-u', serviceUrl, '-r', '100000000', '-s', String(size), '-m', '0', '-time', String(seconds),
+      '-o', String(OUTSTANDING), '-bm', '1000', '-b', '1', topic,
     ], { env: { ...process.env, PULSAR_MEM: '-Xms256m -Xmx1g' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -54,7 +65,11 @@ function javaRun(topic: string, messages: number, size: number): Promise<number>
   });
 }
 
-export async function runProducerBench(opts: { messages: number; rounds: number; size?: number }): Promise<ProducerBenchResult> {
+async function deleteTopic(topic: string): Promise<void> {
+  await fetch(`${adminUrl}/admin/v2/${topic.replace('://', '/')}?force=true`, { method: 'DELETE' });
+}
+
+export async function runProducerBench(opts: { seconds: number; rounds: number; size?: number }): Promise<ProducerBenchResult> {
   await startBroker({ quiet: true });
   const size = opts.size ?? 1024;
   const ns = `public/bench-${randomBytes(3).toString('hex')}`;
@@ -62,14 +77,17 @@ export async function runProducerBench(opts: { messages: number; rounds: number;
   const relevo: number[] = [];
   const java: number[] = [];
   for (let round = 0; round < opts.rounds; round++) {
-    relevo.push(await relevoRun(`persistent://${ns}/relevo-${round}`, opts.messages, size));
-    java.push(await javaRun(`persistent://${ns}/java-${round}`, opts.messages, size));
+    const relevoTopic = `persistent://${ns}/relevo-${round}`;
+    const javaTopic = `persistent://${ns}/java-${round}`;
+    relevo.push(await relevoRun(relevoTopic, opts.seconds, size));
+    java.push(await javaRun(javaTopic, opts.seconds, size));
+    await Promise.all([deleteTopic(relevoTopic), deleteTopic(javaTopic)]);
     console.error(`producer round ${round + 1}/${opts.rounds}: relevo ${Math.round(relevo.at(-1)!)} msg/s, java ${Math.round(java.at(-1)!)} msg/s`);
   }
   const r = median(relevo);
   const j = median(java);
   return {
-    messages: opts.messages, size_bytes: size,
+    seconds: opts.seconds, size_bytes: size,
     relevo_msgs_per_s: relevo.map(Math.round), java_msgs_per_s: java.map(Math.round),
     relevo_median: Math.round(r), java_median: Math.round(j), ratio: +(r / j).toFixed(2),
   };
