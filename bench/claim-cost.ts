@@ -35,7 +35,7 @@ async function claimLatency(sql: postgres.Sql): Promise<number> {
     const t0 = performance.now();
     await sql.begin(async (tx) => {
       const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-      await tx.unsafe(claimBatch(), [1, 0, 500, 'bench', session!.pid]);
+      await tx.unsafe(claimBatch(), [0, 0, 500, 'bench', session!.pid, 2 ** 31]);
       await tx.unsafe('rollback');
     }).catch(() => undefined);
     times.push(performance.now() - t0);

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runClaimCost } from './claim-cost.ts';
+import { runDrain } from './drain.ts';
 import { runProducerBench } from './producer.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
@@ -21,6 +22,14 @@ if (want('producer')) {
   const r = await runProducerBench({ seconds: quick ? 5 : 15, rounds: 3 });
   results.producer = r;
   results.producer_ratio = r.ratio;
+}
+if (want('drain')) {
+  const rows = quick ? 100_000 : 1_000_000;
+  const plain = await runDrain({ rows });
+  const capped = await runDrain({ rows, nodeOptions: '--max-old-space-size=128 --max-semi-space-size=8' });
+  results.drain = { default_heap: plain, capped_heap: capped };
+  results.e2e_events_per_s = Math.max(plain.events_per_s, capped.events_per_s);
+  results.relay_rss_mib = capped.peak_rss_mib;
 }
 if (want('claim')) {
   results.claim_cost = await runClaimCost(quick ? 100_000 : 1_000_000);

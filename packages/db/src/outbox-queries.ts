@@ -2,6 +2,7 @@
 // thin runners. States are derived from columns exactly as the relay's plans derive them.
 import type postgres from 'postgres';
 import { UNSENT } from './relay-plans.ts';
+import { SHARD_OF_ROW } from './shards.ts';
 
 export const OUTBOX_STATES = ['pending', 'backoff', 'parked', 'sent', 'skipped'] as const;
 export type OutboxState = (typeof OUTBOX_STATES)[number];
@@ -63,7 +64,7 @@ export interface OutboxStatus {
 
 export async function outboxStatus(sql: postgres.Sql, shards: number): Promise<OutboxStatus> {
   const groups = await sql.unsafe<StatusGroup[]>(`
-    select shard_key % $1::int as shard, topic, event_type, ${STATE_SQL} as state, count(*)::int as count
+    select ${SHARD_OF_ROW('$1')} as shard, topic, event_type, ${STATE_SQL} as state, count(*)::int as count
       from outbox group by 1, 2, 3, 4 order by 1, 2, 3, 4`, [shards]);
   const [oldest] = await sql.unsafe<{ at: Date | null }[]>(`select min(occurred_at) as at from outbox where ${UNSENT} and parked_at is null`);
   const parkedPartners = await sql.unsafe<OutboxStatus['parkedPartners']>(`

@@ -1,3 +1,5 @@
+import { SHARD_OF_ROW } from './shards.ts';
+
 // SQL text of the relay's hot path, as pure functions (the pg-boss `plans` style): the
 // relay runs them; tests and the CLI read the same predicates.
 //
@@ -62,13 +64,14 @@ export function reclaimInHand(): string {
 /**
  * Claims the next unsent rows of one shard in id order, skipping aggregates that are
  * blocked, and hands each the shard's next publish sequence, all in one statement.
- * Params: $1 shard count, $2 shard, $3 limit, $4 relay id, $5 lock holder's pid.
+ * Params: $1 shard's first key, $2 shard, $3 limit, $4 relay id, $5 lock holder's pid,
+ * $6 shard's key bound (exclusive): see shardRange.
  */
 export function claimBatch(): string {
   return `with picked as (
       select id from outbox o
        where ${FENCED('$5')} and ${UNSENT} and parked_at is null and publish_sequence is null
-         and shard_key % $1::int = $2::int
+         and shard_key >= $1::bigint and shard_key < $6::bigint
          and (next_attempt_at is null or next_attempt_at <= now())
          and aggregate_id not in (${BLOCKED_AGGREGATES})
        order by id
@@ -118,15 +121,15 @@ export function releaseClaims(): string {
    where id = any($1::bigint[])`;
 }
 
-/** When the next backing-off row of a shard becomes due. Params: $1 shard count, $2 shard. */
+/** When the next backing-off row of a shard becomes due. Params: $1 shard's first key, $2 key bound (exclusive). */
 export function nextRetryAt(): string {
   return `select min(next_attempt_at) as at from outbox
-   where ${UNSENT} and parked_at is null and attempts > 0 and shard_key % $1::int = $2::int`;
+   where ${UNSENT} and parked_at is null and attempts > 0 and shard_key >= $1::bigint and shard_key < $2::bigint`;
 }
 
 /** Backlog per shard for metrics. Params: $1 shard count. */
 export function backlogByShard(): string {
-  return `select shard_key % $1::int as shard, count(*)::int as unsent,
+  return `select ${SHARD_OF_ROW('$1')} as shard, count(*)::int as unsent,
                  count(*) filter (where parked_at is not null)::int as parked,
                  min(occurred_at) filter (where parked_at is null) as oldest
             from outbox where ${UNSENT} group by 1`;

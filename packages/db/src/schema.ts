@@ -49,7 +49,7 @@ export const outbox = pgTable('outbox', {
   aggregateType: text('aggregate_type').notNull(),
   aggregateId: uuid('aggregate_id').notNull(),
   aggregateVersion: integer('aggregate_version').notNull(),
-  /** Stable hash of aggregate_id; the relay's shard is shard_key % RELAY_SHARDS. */
+  /** Stable 31-bit hash of aggregate_id; shards are contiguous ranges of it (see shards.ts). */
   shardKey: integer('shard_key').notNull(),
   eventType: text('event_type').notNull(),
   topic: text('topic').notNull(),

@@ -2,7 +2,7 @@
 // batch after batch, until the shard is empty or the run's time budget is spent.
 import type postgres from 'postgres';
 import {
-  claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, type ClaimedRow,
+  claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, shardRange, type ClaimedRow,
 } from '@relevo/db';
 import { OWN_TOPICS } from '@relevo/events';
 import { PulsarError, formatMessageId, type SendReceipt } from '@relevo/pulsar';
@@ -17,6 +17,8 @@ export interface DrainDeps {
   sql: postgres.Sql;
   /** That session's backend pid: claims run only while the connection is still that session. */
   lockPid: number;
+  /** The shared pool: marks go through it, so marking one batch overlaps claiming the next. */
+  pool: postgres.Sql;
   producers: ProducerPool;
   log: Logger;
   metrics: RelayMetrics;
@@ -58,27 +60,40 @@ interface BatchResult {
 export async function drainShard(deps: DrainDeps, shard: number, budgetMs: number): Promise<DrainOutcome> {
   const now = deps.now ?? Date.now;
   const deadline = now() + budgetMs;
+  const range = shardRange(shard, deps.shards);
   await syncSequenceFloor(deps, shard);
   let published = 0;
   let failed = 0;
   let rows: ClaimedRow[] = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId, deps.lockPid]);
   if (rows.length > 0) deps.log.info({ shard, rows: rows.length }, 're-sending rows claimed before a stop, same sequence ids');
-  for (;;) {
-    if (rows.length === 0) {
-      rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [deps.shards, shard, deps.batchSize, deps.relayId, deps.lockPid]);
+  // Partners with a failed row in this run: their later rows are held back, even those the
+  // next claim took before the failure was recorded.
+  const blocked = new Set<string>();
+  let marking: Promise<void> = Promise.resolve();
+  try {
+    for (;;) {
       if (rows.length === 0) {
-        await assertFence(deps, shard);
-        break;
+        rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, deps.batchSize, deps.relayId, deps.lockPid, range.to]);
+        if (rows.length === 0) {
+          await assertFence(deps, shard);
+          break;
+        }
+      }
+      const result = await publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)), blocked);
+      await marking;
+      marking = settle(deps, shard, result);
+      published += result.sent.length;
+      failed += result.failed.length;
+      rows = [];
+      if (now() >= deadline) {
+        await marking;
+        return { published, failed, reason: 'budget', nextRetryAt: undefined };
       }
     }
-    const result = await publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)));
-    await settle(deps, shard, result);
-    published += result.sent.length;
-    failed += result.failed.length;
-    rows = [];
-    if (now() >= deadline) return { published, failed, reason: 'budget', nextRetryAt: undefined };
+  } finally {
+    await marking;
   }
-  const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [deps.shards, shard]);
+  const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [range.from, range.to]);
   return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined };
 }
 
@@ -113,10 +128,9 @@ async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<void> 
   }
 }
 
-async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[]): Promise<BatchResult> {
+/** A partner whose row fails holds its later rows back, so its order is kept on the topic. */
+async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], blocked: Set<string>): Promise<BatchResult> {
   const result: BatchResult = { sent: [], failed: [], held: [] };
-  // A partner whose row fails holds its later rows back, so its order is kept on the topic.
-  const blocked = new Set<string>();
   const pending: { row: ClaimedRow; receipt: Promise<SendReceipt> }[] = [];
   for (const row of rows) {
     if (blocked.has(row.aggregate_id)) {
@@ -136,8 +150,12 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[]):
   const settled = await Promise.allSettled(pending.map((p) => p.receipt));
   settled.forEach((s, i) => {
     const { row } = pending[i]!;
-    if (s.status === 'fulfilled') result.sent.push({ row, receipt: s.value });
-    else result.failed.push({ row, error: describe(s.reason) });
+    if (s.status === 'fulfilled') {
+      result.sent.push({ row, receipt: s.value });
+    } else {
+      blocked.add(row.aggregate_id);
+      result.failed.push({ row, error: describe(s.reason) });
+    }
   });
   return result;
 }
@@ -145,7 +163,7 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[]):
 async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<void> {
   const ackedAt = (deps.now ?? Date.now)();
   if (r.sent.length > 0) {
-    await deps.sql.unsafe(markSent(), [
+    await deps.pool.unsafe(markSent(), [
       r.sent.map((s) => s.row.id.toString()),
       r.sent.map((s) => formatMessageId(s.receipt.messageId)),
     ]);
@@ -153,7 +171,7 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
   }
   if (r.failed.length > 0) {
     const random = deps.random ?? Math.random;
-    await deps.sql.unsafe(recordFailures(), [
+    await deps.pool.unsafe(recordFailures(), [
       r.failed.map((f) => f.row.id.toString()),
       r.failed.map((f) => f.error),
       r.failed.map((f) => backoffMs(f.row.attempts + 1, deps.backoffBaseMs, deps.backoffMaxMs, random)),
@@ -168,7 +186,7 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
       }, parked ? 'publish failed: row parked, its partner waits' : 'publish failed: will retry');
     }
   }
-  if (r.held.length > 0) await deps.sql.unsafe(releaseClaims(), [r.held.map((h) => h.id.toString())]);
+  if (r.held.length > 0) await deps.pool.unsafe(releaseClaims(), [r.held.map((h) => h.id.toString())]);
 }
 
 function describe(err: unknown): string {

@@ -83,7 +83,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       }
       try {
         const deps: DrainDeps = {
-          sql: conn, lockPid: lock.pid, producers: o.producers, log: o.log, metrics: o.metrics, relayId, shards: o.shards,
+          sql: conn, lockPid: lock.pid, pool: o.sql, producers: o.producers, log: o.log, metrics: o.metrics, relayId, shards: o.shards,
           batchSize: o.batchSize, maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs,
         };
         const outcome = await drainShard(deps, shard, stopping ? 0 : o.runBudgetMs);
