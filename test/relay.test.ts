@@ -85,6 +85,7 @@ describe('relay', () => {
       for (const { message, event } of received.slice(0, 50)) {
         expect(message.partitionKey).toBe((event.data as { partner_id: string }).partner_id);
         expect(message.properties.ce_id).toBe(event.id);
+        if (event.type === 'PartnerActualizado') expect(message.properties.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
         expect(message.properties).toMatchObject({ ce_specversion: 'v1', ce_datacontenttype: 'AVRO', ce_source: 'gestion-de-integraciones' });
       }
       const unsent = await unsentCount(database);

@@ -1,6 +1,6 @@
 // Operator actions on the outbox, shared by the CLI and the tests.
 import type postgres from 'postgres';
-import { UNSENT, retryParkedRows } from './relay-plans.ts';
+import { UNSENT, purgeSentBatch, retryParkedRows } from './relay-plans.ts';
 
 export interface RetrySelection {
   ids?: (bigint | string)[];
@@ -22,4 +22,23 @@ export async function skipParked(sql: postgres.Sql, id: bigint | string, reason:
       claimed_at = null, publish_sequence = null, publish_shard = null
     where id = $1::bigint and ${UNSENT} and parked_at is not null`, [String(id), reason]);
   return result.count;
+}
+
+/**
+ * Deletes sent rows older than a cut-off in batches, each its own short statement, so the
+ * relay's claims never wait on it. Returns how many rows went.
+ */
+export async function purgeSentBefore(
+  sql: postgres.Sql,
+  cutoff: Date,
+  opts: { batchSize?: number; onProgress?: (deleted: number) => void } = {},
+): Promise<number> {
+  const batchSize = opts.batchSize ?? 5000;
+  let deleted = 0;
+  for (;;) {
+    const result = await sql.unsafe(purgeSentBatch(), [cutoff, batchSize]);
+    deleted += result.count;
+    opts.onProgress?.(deleted);
+    if (result.count < batchSize) return deleted;
+  }
 }

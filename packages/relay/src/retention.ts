@@ -1,20 +1,10 @@
-// Sent rows are history: a scheduled pg-boss job deletes those older than the retention in
-// small batches, each its own short transaction, so the relay's claims never wait on it.
+// Sent rows are history: a scheduled pg-boss job deletes those older than the retention.
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
-import { purgeSentBatch } from '@relevo/db';
+import { purgeSentBefore } from '@relevo/db';
 import type { Logger } from '@relevo/runtime';
 
 export const RETENTION_QUEUE = 'relevo-retention';
-
-export async function purgeSentBefore(sql: postgres.Sql, cutoff: Date, batchSize = 5000): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const result = await sql.unsafe(purgeSentBatch(), [cutoff, batchSize]);
-    deleted += result.count;
-    if (result.count < batchSize) return deleted;
-  }
-}
 
 export async function scheduleRetention(boss: PgBoss, sql: postgres.Sql, retentionHours: number, log: Logger): Promise<void> {
   if (!(await boss.getQueue(RETENTION_QUEUE))) await boss.createQueue(RETENTION_QUEUE, { policy: 'singleton' });

@@ -1,4 +1,4 @@
-import { findOutboxRows, retryParked, shardOf, skipParked, purgeSentBatch } from '@relevo/db';
+import { findOutboxRows, purgeSentBefore, retryParked, shardOf, skipParked } from '@relevo/db';
 import { CliError } from '../errors.ts';
 import { parse, parseId, parseTime, parseUuid, parsePositive } from '../args.ts';
 import { progress, toJson } from '../format.ts';
@@ -45,13 +45,7 @@ export async function purge(ctx: Context, args: string[]): Promise<number> {
   const batch = parsePositive('batch', values.batch, 5000);
   const [{ total } = { total: 0 }] = await ctx.sql.unsafe<{ total: number }[]>('select count(*)::int as total from outbox where sent_at < $1', [cutoff]);
   const bar = progress('purge', total);
-  let deleted = 0;
-  for (;;) {
-    const r = await ctx.sql.unsafe(purgeSentBatch(), [cutoff, batch]);
-    deleted += r.count;
-    bar.update(deleted);
-    if (r.count < batch) break;
-  }
+  const deleted = await purgeSentBefore(ctx.sql, cutoff, { batchSize: batch, onProgress: (n) => bar.update(n) });
   bar.done();
   process.stdout.write(values.json ? toJson({ deleted, sent_before: cutoff }) : `deleted ${deleted} sent row(s) sent before ${cutoff.toISOString()}\n`);
   return 0;

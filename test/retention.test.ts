@@ -1,0 +1,37 @@
+// The relay's scheduled retention job, run through pg-boss against a real database.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectDatabase, createBoss, type Database } from '@relevo/db';
+import { RETENTION_QUEUE, scheduleRetention } from '@relevo/relay';
+import { createLogger } from '@relevo/runtime';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { createPartners } from './support/writes.ts';
+
+let tdb: TestDatabase;
+let database: Database;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  database = connectDatabase(tdb.url);
+});
+
+afterAll(async () => {
+  await database?.close();
+  await tdb?.drop();
+});
+
+it('deletes sent rows older than the retention and nothing else', async () => {
+  await createPartners(database, 30);
+  await database.sql`update outbox set sent_at = now() - interval '3 hours' where id <= 10`;
+  await database.sql`update outbox set sent_at = now() - interval '30 minutes' where id > 10 and id <= 20`;
+  const boss = createBoss(tdb.url);
+  await boss.start();
+  try {
+    await scheduleRetention(boss, database.sql, 1, createLogger('retention-test', 'silent'));
+    await boss.send(RETENTION_QUEUE, {});
+    await expect.poll(async () => (await database.sql`select count(*)::int as n from outbox`)[0]!.n, { timeout: 20_000, interval: 250 }).toBe(20);
+    const left = await database.sql`select count(*) filter (where sent_at is null)::int as unsent, count(sent_at)::int as sent from outbox`;
+    expect(left[0]).toEqual({ unsent: 10, sent: 10 });
+  } finally {
+    await boss.stop({ graceful: false });
+  }
+});
