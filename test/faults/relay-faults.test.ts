@@ -8,25 +8,13 @@ import { topicUrl } from '@relevo/relay';
 import { startBroker, stopBroker } from '../../scripts/pulsar.ts';
 import { unsentCount } from '../support/writes.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { collect, createTestNamespace, serviceUrl, subscribeEarliest, type Received } from '../support/pulsar.ts';
+import { collect, createTestNamespace, serviceUrl, subscribeEarliest } from '../support/pulsar.ts';
+import { expectExactlyOnceInOrder } from '../support/ordering.ts';
 import { spawnRelay, type RelayProcess } from '../support/relay-process.ts';
 import { createPartners, updateConcurrently } from '../support/writes.ts';
 import { startWaker, type Waker } from '../support/waker.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function expectExactlyOnceInOrder(received: Received[], partners: number, eventsPerPartner: number): void {
-  expect(received).toHaveLength(partners * eventsPerPartner);
-  expect(new Set(received.map((r) => r.event.id)).size).toBe(partners * eventsPerPartner);
-  const byPartner = new Map<string, number[]>();
-  for (const { event } of received) {
-    const d = event.data as { partner_id: string; version: number };
-    byPartner.set(d.partner_id, [...(byPartner.get(d.partner_id) ?? []), Number(d.version)]);
-  }
-  expect(byPartner.size).toBe(partners);
-  const expected = Array.from({ length: eventsPerPartner }, (_, i) => i + 1);
-  for (const [partner, versions] of byPartner) expect(versions, `partner ${partner}`).toEqual(expected);
-}
 
 async function waitUntilDrained(database: Database, relay: RelayProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
