@@ -6,6 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requireBearer, tokenCheck } from './auth.ts';
 import { DEFAULT_MAX_BODY_BYTES, type AppDeps, type AppEnv } from './context.ts';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemOf, toProblem, type Problem } from './problems.ts';
+import { allianceRoutes } from './routes/alliances.ts';
 import { mountDocs } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { validationHook } from './routes/hook.ts';
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): App {
 
   app.route('/v1', partnerRoutes(deps, uow, validationHook));
   app.route('/v1', integrationRoutes(deps, uow, validationHook));
+  app.route('/v1', allianceRoutes(deps, validationHook));
   app.route('/', healthRoutes(deps, validationHook));
   mountDocs(app);
   return app;

@@ -44,6 +44,22 @@ export const commands: Command[] = [
       return runRelayProcess();
     },
   },
+  {
+    name: 'consumers',
+    summary: 'run the event consumers (audit, alliances inbox, alerts) until SIGTERM',
+    async run() {
+      const { runConsumersProcess } = await import('@relevo/consumers');
+      return runConsumersProcess();
+    },
+  },
+  {
+    name: 'audit',
+    summary: 'query the audit trail of published events (--partner --type --topic --since --until --limit --cursor)',
+    async run(args) {
+      const { runAudit } = await import('./audit.ts');
+      return runAudit(args);
+    },
+  },
 ];
 
 export function usage(): string {

@@ -10,3 +10,6 @@ export * as tables from './schema.ts';
 export * from './partners.ts';
 export * from './integrations.ts';
 export * from './idempotency.ts';
+export * from './consumer-audit.ts';
+export * from './consumer-inbox.ts';
+export * from './consumer-alliances.ts';

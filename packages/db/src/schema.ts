@@ -97,3 +97,80 @@ export const idempotencyKeys = pgTable('idempotency_keys', {
   headers: jsonb('headers').$type<Record<string, string>>().notNull(),
   createdAt: tz('created_at').notNull().defaultNow(),
 }, (t) => [primaryKey({ columns: [t.principal, t.key] })]);
+
+// ── Consumers (`relevo consumers`) ──────────────────────────────────────────────────────
+
+/**
+ * Append-only audit of every event relevo published on its own topics, as the broker
+ * delivered it. One row per (event id, topic) however often the broker redelivers: the
+ * consumer inserts with `on conflict do nothing`, then acknowledges. A trigger (in the
+ * migration) refuses UPDATE and DELETE.
+ */
+export const auditEvents = pgTable('audit_events', {
+  id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+  eventId: uuid('event_id').notNull(),
+  topic: text('topic').notNull(),
+  eventType: text('event_type').notNull(),
+  /** data.partner_id of the envelope, when it has one (all six own events do). */
+  partnerId: uuid('partner_id'),
+  envelope: jsonb('envelope').notNull(),
+  messageId: text('message_id').notNull(),
+  producerName: text('producer_name').notNull(),
+  properties: jsonb('properties').$type<Record<string, string>>().notNull().default({}),
+  /** The envelope's `time` (when the change happened). */
+  eventTime: tz('event_time').notNull(),
+  publishTime: tz('publish_time').notNull(),
+  receivedAt: tz('received_at').notNull(),
+  /** How many times the broker had delivered it before the delivery that was stored. */
+  redeliveryCount: integer('redelivery_count').notNull().default(0),
+}, (t) => [
+  uniqueIndex('audit_events_event_topic_uq').on(t.eventId, t.topic),
+  index('audit_events_partner_idx').on(t.partnerId, t.eventTime),
+  index('audit_events_type_idx').on(t.eventType, t.eventTime),
+  index('audit_events_time_idx').on(t.eventTime),
+]);
+
+/**
+ * Inbox of the external consumers: one row per (consumer, message key) — the event id when
+ * the message decodes, else the broker message id. Written in the same transaction as the
+ * handler's effect, so a redelivered or duplicated message is applied at most once.
+ */
+export const inbox = pgTable('inbox', {
+  consumer: text('consumer').notNull(),
+  messageKey: text('message_key').notNull(),
+  topic: text('topic').notNull(),
+  eventType: text('event_type'),
+  messageId: text('message_id').notNull(),
+  /** processed (a handler applied it), unhandled (no handler for its type), dead_lettered. */
+  status: text('status').notNull(),
+  envelope: jsonb('envelope'),
+  error: text('error'),
+  attempts: integer('attempts').notNull().default(1),
+  receivedAt: tz('received_at').notNull().defaultNow(),
+  processedAt: tz('processed_at').notNull().defaultNow(),
+}, (t) => [
+  primaryKey({ columns: [t.consumer, t.messageKey] }),
+  index('inbox_status_idx').on(t.status, t.processedAt),
+  check('inbox_status_ck', sql`${t.status} in ('processed', 'unhandled', 'dead_lettered')`),
+]);
+
+/**
+ * Alliance events (external topic gestion-de-alianzas) that reference one of our partners,
+ * recorded against that partner. No foreign key: the external system may name a partner we
+ * have since deleted, and the record is kept either way.
+ */
+export const partnerAllianceEvents = pgTable('partner_alliance_events', {
+  id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+  partnerId: uuid('partner_id').notNull(),
+  eventId: text('event_id').notNull(),
+  eventType: text('event_type').notNull(),
+  alianzaId: text('alianza_id'),
+  data: jsonb('data').notNull(),
+  occurredAt: tz('occurred_at').notNull(),
+  messageId: text('message_id').notNull(),
+  schemaVersion: text('schema_version'),
+  receivedAt: tz('received_at').notNull().defaultNow(),
+}, (t) => [
+  uniqueIndex('partner_alliance_events_event_uq').on(t.eventId),
+  index('partner_alliance_events_partner_idx').on(t.partnerId, t.id),
+]);

@@ -1,0 +1,138 @@
+// Alerts: each event on eventos-partners is matched against the rules; a match is logged
+// with its severity and POSTed as JSON to ALERT_WEBHOOK_URL, retried with exponential
+// backoff. A delivered alert is recorded in the inbox (consumer "alerts", key
+// "<event id>:<rule>"), so a redelivered event does not alert twice. When the webhook stays
+// down past the retries, the event is nacked (and, after its redeliveries, dead-lettered to
+// eventos-partners-relevo-alerts-dlq), so no alert is silently lost.
+import type postgres from 'postgres';
+import { claimInbox } from '@relevo/db';
+import { decodeEvent, TOPICS, type IntegrationEvent } from '@relevo/events';
+import { formatMessageId } from '@relevo/pulsar';
+import type { Logger } from '@relevo/runtime';
+import { matchingRules, type AlertRule, type Severity } from './alert-rules.ts';
+import type { ConsumerMetrics } from './metrics.ts';
+import type { ConsumerSpec, HandleResult } from './runner.ts';
+import type { WriterSchemas } from './writer-schemas.ts';
+
+export const ALERTS_CONSUMER = 'alerts';
+export const ALERTS_SUBSCRIPTION = 'relevo-alerts';
+
+export interface Alert {
+  /** "<event id>:<rule>": the same alert always has the same id (receivers may de-duplicate). */
+  id: string;
+  rule: string;
+  severity: Severity;
+  topic: string;
+  message_id: string;
+  detected_at: string;
+  event: IntegrationEvent;
+}
+
+export interface WebhookOptions {
+  url: string;
+  retries: number;
+  backoffMs: number;
+  timeoutMs: number;
+}
+
+export class WebhookError extends Error {
+  readonly code = 'ALERT_WEBHOOK_FAILED';
+  readonly permanent: boolean;
+  constructor(message: string, permanent: boolean) {
+    super(message);
+    this.name = 'WebhookError';
+    this.permanent = permanent;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** POSTs one alert; retries network errors, timeouts, 408, 429 and 5xx with backoff. */
+export async function postAlert(alert: Alert, o: WebhookOptions, log: Logger): Promise<void> {
+  const body = JSON.stringify(alert);
+  for (let attempt = 0; ; attempt++) {
+    let failure: WebhookError;
+    try {
+      const res = await fetch(o.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': alert.id, 'user-agent': 'relevo-consumers' },
+        body,
+        signal: AbortSignal.timeout(o.timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) return;
+      const retriable = res.status === 408 || res.status === 429 || res.status >= 500;
+      failure = new WebhookError(`the alert webhook answered ${res.status}`, !retriable);
+    } catch (err) {
+      failure = new WebhookError(`the alert webhook is unreachable: ${(err as Error).message}`, false);
+    }
+    if (failure.permanent || attempt >= o.retries) throw failure;
+    const delay = Math.min(o.backoffMs * 2 ** attempt, 30_000) * (0.75 + Math.random() * 0.5);
+    log.warn({ alert: alert.id, attempt: attempt + 1, retryInMs: Math.round(delay), err: failure.message }, 'alert webhook failed; retrying');
+    await sleep(delay);
+  }
+}
+
+const LEVEL: Record<Severity, 'info' | 'warn' | 'error'> = { info: 'info', warning: 'warn', critical: 'error' };
+
+export interface AlertsDeps {
+  sql: postgres.Sql;
+  schemas: WriterSchemas;
+  rules: readonly AlertRule[];
+  webhook?: WebhookOptions;
+  log: Logger;
+  metrics: ConsumerMetrics;
+  topicUrl(topic: string): string;
+}
+
+export function alertsConsumer(deps: AlertsDeps): ConsumerSpec {
+  const topic = TOPICS.partners;
+  return {
+    name: ALERTS_CONSUMER,
+    topic: deps.topicUrl(topic),
+    subscription: ALERTS_SUBSCRIPTION,
+    deadLetterTopic: deps.topicUrl(`${topic}-${ALERTS_SUBSCRIPTION}-dlq`),
+    async handle(message): Promise<HandleResult> {
+      const writer = message.schemaVersion?.length ? (await deps.schemas.schemaOf(message)).schema : undefined;
+      const event = decodeEvent(topic, message.payload, writer);
+      const matches = matchingRules(deps.rules, event);
+      for (const rule of matches) {
+        const alert: Alert = {
+          id: `${event.id}:${rule.name}`, rule: rule.name, severity: rule.severity, topic,
+          message_id: formatMessageId(message.messageId), detected_at: new Date().toISOString(), event,
+        };
+        // One alert at a time per id (two copies of an event may arrive together): check,
+        // post and record under a transaction-scoped advisory lock.
+        const outcome = await deps.sql.begin(async (tx) => {
+          await tx`select pg_advisory_xact_lock(hashtextextended(${alert.id}, 0))`;
+          const [seen] = await tx`select 1 from inbox where consumer = ${ALERTS_CONSUMER} and message_key = ${alert.id}`;
+          if (seen) return 'duplicate';
+          deps.log[LEVEL[rule.severity]]({
+            alert: rule.name, severity: rule.severity, eventId: event.id, type: event.type,
+            partnerId: (event.data as { partner_id?: string }).partner_id,
+          }, `alert ${rule.name} (${rule.severity}): ${event.type}`);
+          if (deps.webhook) {
+            try {
+              await postAlert(alert, deps.webhook, deps.log);
+            } catch (err) {
+              if (err instanceof WebhookError && err.permanent) {
+                // The receiver refuses it (4xx): retrying will not help. Logged; move on.
+                deps.log.error({ alert: alert.id, err: err.message }, 'alert webhook refused the alert; not retried');
+                return 'refused';
+              }
+              deps.metrics.alert(rule.name, rule.severity, 'failed');
+              throw err;
+            }
+          }
+          await claimInbox(tx, {
+            consumer: ALERTS_CONSUMER, messageKey: alert.id, topic, eventType: event.type,
+            messageId: alert.message_id, status: 'processed', envelope: { rule: rule.name, severity: rule.severity, event_id: event.id },
+          });
+          return deps.webhook ? 'sent' : 'logged';
+        });
+        deps.metrics.alert(rule.name, rule.severity, outcome);
+      }
+      return { type: event.type, outcome: matches.length > 0 ? 'alerted' : 'no_alert', eventTime: Number(event.time) };
+    },
+  };
+}

@@ -1,0 +1,13 @@
+export * from './alert-rules.ts';
+export * from './alerts.ts';
+export * from './alliance-schema.ts';
+export * from './alliances.ts';
+export * from './audit.ts';
+export * from './config.ts';
+export * from './consumers.ts';
+export * from './http.ts';
+export * from './metrics.ts';
+export * from './runner.ts';
+export * from './writer-schemas.ts';
+export { JsonSyntaxError, parseLocatedJson } from './located-json.ts';
+export { runConsumersProcess } from './main.ts';

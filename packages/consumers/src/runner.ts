@@ -1,0 +1,212 @@
+// One subscription's receive loop: a few workers take messages, run the consumer's handler,
+// then acknowledge. A handler that throws gets the message back later (nack); once it has
+// been redelivered maxRedeliveries times it goes to the consumer's dead-letter topic, with
+// the error attached as a property, and is acknowledged. stop() lets in-flight messages
+// finish and be acknowledged before the subscription closes.
+import { formatMessageId, PulsarError, type Consumer, type Message, type Producer, type PulsarClient } from '@relevo/pulsar';
+import type { Logger } from '@relevo/runtime';
+import type { ConsumerMetrics } from './metrics.ts';
+import { schemaVersionOf } from './writer-schemas.ts';
+
+export interface HandleResult {
+  /** Event type for metrics ('unknown' when the message did not decode). */
+  type: string;
+  outcome: string;
+  /** The envelope's time (epoch ms) for the event → receipt latency. */
+  eventTime?: number;
+}
+
+export interface ConsumerSpec {
+  name: string;
+  /** Full topic URL (persistent://tenant/ns/topic). */
+  topic: string;
+  subscription: string;
+  /** Full topic URL of the dead-letter topic. */
+  deadLetterTopic: string;
+  handle(message: Message, receivedAt: Date): Promise<HandleResult>;
+  /** Called after a message went to the dead-letter topic, before it is acknowledged. */
+  onDeadLettered?(message: Message, error: Error): Promise<void>;
+  /**
+   * True when this very message (same broker message id) was already dead-lettered and only
+   * its acknowledgement was lost: it is acknowledged without a second dead-letter copy.
+   */
+  wasDeadLettered?(message: Message): Promise<boolean>;
+}
+
+/** For tests: return false to nack a handled message instead of acknowledging it (a lost ack). */
+export type BeforeAck = (info: { consumer: string; message: Message }) => boolean | Promise<boolean>;
+
+export interface RunnerOptions {
+  client: PulsarClient;
+  spec: ConsumerSpec;
+  log: Logger;
+  metrics: ConsumerMetrics;
+  maxRedeliveries: number;
+  nackDelayMs: number;
+  concurrency: number;
+  beforeAck?: BeforeAck;
+}
+
+export interface Runner {
+  readonly name: string;
+  readonly open: boolean;
+  stop(): Promise<void>;
+}
+
+export const DLQ_PROPERTIES = {
+  error: 'relevo_dlq_error',
+  topic: 'relevo_dlq_original_topic',
+  messageId: 'relevo_dlq_original_message_id',
+  subscription: 'relevo_dlq_subscription',
+  redeliveries: 'relevo_dlq_redelivery_count',
+  schemaVersion: 'relevo_dlq_schema_version',
+  at: 'relevo_dlq_at',
+} as const;
+
+const RECEIVE_POLL_MS = 250;
+const MAX_ERROR_LENGTH = 2_000;
+
+function errorText(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const text = `${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`;
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+}
+
+export async function startRunner(o: RunnerOptions): Promise<Runner> {
+  const { spec, log, metrics } = o;
+  const consumer: Consumer = await o.client.subscribe({
+    topic: spec.topic,
+    subscription: spec.subscription,
+    // Shared: a nack redelivers that one message (and the broker counts its redeliveries),
+    // and several consumers processes may split the work.
+    type: 'Shared',
+    initialPosition: 'earliest',
+    receiverQueueSize: Math.max(100, o.concurrency * 50),
+    nackRedeliveryDelayMs: o.nackDelayMs,
+    consumerName: `relevo-${spec.name}-${process.pid}`,
+  });
+  let dlq: Promise<Producer> | undefined;
+  let stopping = false;
+  let open = true;
+
+  const deadLetter = async (message: Message, err: Error): Promise<void> => {
+    dlq ??= o.client.createProducer({ topic: spec.deadLetterTopic, batching: false, sendTimeoutMs: 30_000 });
+    dlq.catch(() => { dlq = undefined; });
+    const producer = await dlq;
+    const version = schemaVersionOf(message);
+    await producer.send({
+      payload: message.payload,
+      ...(message.partitionKey !== undefined ? { partitionKey: message.partitionKey } : {}),
+      ...(message.eventTime !== undefined ? { eventTime: message.eventTime } : {}),
+      properties: {
+        ...message.properties,
+        [DLQ_PROPERTIES.error]: errorText(err),
+        [DLQ_PROPERTIES.topic]: message.topic,
+        [DLQ_PROPERTIES.messageId]: formatMessageId(message.messageId),
+        [DLQ_PROPERTIES.subscription]: spec.subscription,
+        [DLQ_PROPERTIES.redeliveries]: String(message.redeliveryCount),
+        ...(version ? { [DLQ_PROPERTIES.schemaVersion]: version } : {}),
+        [DLQ_PROPERTIES.at]: new Date().toISOString(),
+      },
+    });
+  };
+
+  const settle = async (message: Message): Promise<void> => {
+    if (o.beforeAck && !(await o.beforeAck({ consumer: spec.name, message }))) {
+      consumer.nack(message);
+      return;
+    }
+    // A lost ack is harmless: the message comes back and its handler sees a duplicate.
+    await consumer.ack(message).catch((err: unknown) =>
+      log.warn({ err, consumer: spec.name, messageId: formatMessageId(message.messageId) }, 'ack failed; the message will be redelivered'));
+  };
+
+  const one = async (message: Message): Promise<void> => {
+    const receivedAt = new Date();
+    metrics.inFlight(spec.name, 1);
+    try {
+      let result: HandleResult;
+      try {
+        result = await spec.handle(message, receivedAt);
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        const type = message.properties.ce_type ?? 'unknown';
+        if (message.redeliveryCount < o.maxRedeliveries) {
+          metrics.handled(spec.name, shortTopic(spec.topic), type, 'retry');
+          log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount },
+            'message failed; it will be redelivered');
+          consumer.nack(message);
+          return;
+        }
+        if (await spec.wasDeadLettered?.(message)) {
+          metrics.handled(spec.name, shortTopic(spec.topic), type, 'duplicate');
+          await settle(message);
+          return;
+        }
+        await deadLetter(message, error);
+        await spec.onDeadLettered?.(message, error);
+        metrics.deadLettered(spec.name, shortTopic(spec.topic));
+        metrics.handled(spec.name, shortTopic(spec.topic), type, 'dead_lettered');
+        log.error({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount,
+          deadLetterTopic: spec.deadLetterTopic }, 'message failed after its redeliveries: sent to the dead-letter topic');
+        await settle(message);
+        return;
+      }
+      metrics.handled(spec.name, shortTopic(spec.topic), result.type, result.outcome);
+      if (result.eventTime !== undefined) {
+        metrics.latency(spec.name, shortTopic(spec.topic), result.type, (receivedAt.getTime() - result.eventTime) / 1000);
+      }
+      await settle(message);
+    } catch (err) {
+      // Dead-lettering itself failed (broker down?): leave it for a later redelivery.
+      log.error({ err, consumer: spec.name, messageId: formatMessageId(message.messageId) }, 'could not settle the message; it will be redelivered');
+      consumer.nack(message);
+    } finally {
+      metrics.inFlight(spec.name, -1);
+    }
+  };
+
+  const worker = async (): Promise<void> => {
+    while (!stopping) {
+      let message: Message;
+      try {
+        message = await consumer.receive(RECEIVE_POLL_MS);
+      } catch (err) {
+        if (err instanceof PulsarError && err.code === 'Timeout') continue;
+        if (err instanceof PulsarError && err.code === 'AlreadyClosed') return;
+        log.error({ err, consumer: spec.name }, 'receive failed');
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      await one(message);
+    }
+  };
+
+  const workers = Array.from({ length: o.concurrency }, () => worker());
+  log.info({ consumer: spec.name, topic: spec.topic, subscription: spec.subscription, deadLetterTopic: spec.deadLetterTopic }, 'consumer subscribed');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    name: spec.name,
+    get open() {
+      return open && !stopping;
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        // Each worker finishes (and acknowledges) the message in its hands; prefetched
+        // messages stay unacknowledged and the broker delivers them again.
+        await Promise.all(workers);
+        await consumer.close();
+        open = false;
+        if (dlq) await (await dlq.catch(() => undefined))?.close().catch(() => undefined);
+        log.info({ consumer: spec.name }, 'consumer stopped');
+      })();
+      return stopped;
+    },
+  };
+}
+
+export function shortTopic(topicUrl: string): string {
+  return topicUrl.slice(topicUrl.lastIndexOf('/') + 1);
+}

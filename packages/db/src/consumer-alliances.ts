@@ -1,0 +1,45 @@
+// Alliance events from the external gestion-de-alianzas topic, recorded against the
+// partner they reference. Written by the alliances handler inside its inbox transaction.
+import type { SqlRunner } from './consumer-audit.ts';
+
+export interface PartnerAllianceEventInput {
+  partnerId: string;
+  eventId: string;
+  eventType: string;
+  alianzaId: string | null;
+  data: unknown;
+  occurredAt: Date;
+  messageId: string;
+  schemaVersion: string | null;
+}
+
+/** Resolves false when the event is already recorded. */
+export async function insertPartnerAllianceEvent(sql: SqlRunner, e: PartnerAllianceEventInput): Promise<boolean> {
+  const rows = await sql.unsafe(`insert into partner_alliance_events
+      (partner_id, event_id, event_type, alianza_id, data, occurred_at, message_id, schema_version)
+    values ($1::uuid, $2, $3, $4, $5::jsonb, $6, $7, $8)
+    on conflict (event_id) do nothing returning id`, [
+    e.partnerId, e.eventId, e.eventType, e.alianzaId, e.data, e.occurredAt, e.messageId, e.schemaVersion,
+  ] as never[]);
+  return rows.length === 1;
+}
+
+export interface PartnerAllianceEvent {
+  id: bigint;
+  partner_id: string;
+  event_id: string;
+  event_type: string;
+  alianza_id: string | null;
+  data: Record<string, unknown>;
+  occurred_at: Date;
+  received_at: Date;
+}
+
+/** A partner's alliance events, oldest first, paged by id. */
+export async function listPartnerAllianceEvents(
+  sql: SqlRunner, partnerId: string, opts: { after?: bigint; limit: number },
+): Promise<PartnerAllianceEvent[]> {
+  return sql.unsafe<PartnerAllianceEvent[]>(`select id, partner_id, event_id, event_type, alianza_id, data, occurred_at, received_at
+    from partner_alliance_events where partner_id = $1::uuid and id > $2::bigint
+    order by id limit $3`, [partnerId, String(opts.after ?? 0n), opts.limit] as never[]);
+}
