@@ -38,7 +38,10 @@ export function createAdmin(adminUrl: string, token?: string): PulsarAdmin {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (e) {
-      throw new PulsarError('AdminError', `${method} ${path}: ${(e as Error).message}`, { cause: e });
+      // fetch only says "fetch failed"; the reason (refused, certificate, …) is in its cause.
+      const cause = (e as { cause?: unknown }).cause;
+      const reason = cause instanceof Error ? `${(e as Error).message}: ${cause.message}` : (e as Error).message;
+      throw new PulsarError('AdminError', `${method} ${path}: ${reason}`, { cause: e });
     }
     return res;
   }

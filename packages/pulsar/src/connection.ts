@@ -115,7 +115,10 @@ export class Connection {
       socket.on('close', () => {
         this.destroy(this.decoder.hasPartialFrame
           ? new ProtocolError(`${this.physical.url} closed the connection in the middle of a frame`)
-          : new PulsarError('ConnectionClosed', `connection to ${this.physical.url} closed`));
+          : new PulsarError('ConnectionClosed', this.connected
+            ? `connection to ${this.physical.url} closed`
+            // A TLS port closes a plaintext CONNECT without a word; say so rather than just "closed".
+            : `${this.physical.url} closed the connection before CONNECTED${this.physical.tls ? '' : ' (a TLS port needs pulsar+ssl://)'}`));
       });
     });
   }

@@ -1,5 +1,6 @@
 // TLS and token authentication at the connection level, against a local TLS endpoint that checks
-// the CONNECT handshake (a second real broker with TLS + JWT would be needed for an end-to-end run).
+// the CONNECT handshake (the end-to-end run against a real TLS + JWT broker is
+// test/faults/secure-broker.test.ts).
 // Certificates are minted per run with openssl.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ let port: number;
 /** Same handler on another loopback address, which the certificate does not name. */
 let otherHostPort: number;
 const seen: Array<{ method?: string; token?: string }> = [];
+/** supports_auth_refresh of the last CONNECT's FeatureFlags (field 10). */
+let supportsAuthRefresh: number | undefined;
 let challengeAnswer: Promise<string> | undefined;
 let answerChallenge: (token: string) => void = () => {};
 
@@ -38,6 +41,8 @@ function serve(socket: tls.TLSSocket): void {
     if (type === 2) {
       const token = authToken(body.get(3));
       seen.push({ method: (body.get(5) as Buffer | undefined)?.toString(), ...(token ? { token } : {}) });
+      const flags = body.get(10);
+      supportsAuthRefresh = Buffer.isBuffer(flags) ? fields(flags).get(1) as number | undefined : undefined;
       if (token === 'bad-token') {
         socket.write(simpleFrame((w) => w.uint(1, 14).message(14, (e) => e.uint(1, 0).uint(2, 3).string(3, 'token rejected'))));
         return;
@@ -111,6 +116,12 @@ describe('TLS and token authentication', () => {
     expect(err.code).toBe('AuthorizationError');
     expect(seen).toEqual([{ method: 'token', token: 'expiring-token' }]);
     expect(await challengeAnswer).toBe('refreshed-token');
+  });
+
+  it('tells the broker it answers auth challenges (else a broker drops the connection when the token expires)', async () => {
+    supportsAuthRefresh = undefined;
+    await createProducerError({ token: 'jwt-abc', ca });
+    expect(supportsAuthRefresh).toBe(1);
   });
 
   it('surfaces a refused token as AuthenticationError', async () => {

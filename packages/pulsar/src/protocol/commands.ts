@@ -66,6 +66,10 @@ export function encodeConnect(w: ProtoWriter, o: { authMethod?: string; authData
     c.int32(4, PROTOCOL_VERSION);
     if (o.authMethod) c.string(5, o.authMethod);
     if (o.proxyToBrokerUrl) c.string(6, o.proxyToBrokerUrl);
+    // FeatureFlags.supports_auth_refresh: we answer AUTH_CHALLENGE (connection.ts). Without the flag a
+    // broker with authentication closes the whole connection when the token it was given expires,
+    // instead of challenging for a fresh one.
+    c.message(10, (f) => f.bool(1, true));
   });
 }
 
