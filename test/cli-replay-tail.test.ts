@@ -82,8 +82,10 @@ describe('relevo outbox replay and tail', () => {
   it('tail follows rows as they are marked sent, then stops on SIGINT', async () => {
     const child = spawn(process.execPath, [cli, 'outbox', 'tail', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
+    let stderr = '';
     child.stdout.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
-    await new Promise((r) => setTimeout(r, 1500));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await expect.poll(() => stderr, { timeout: 30_000 }).toContain('tail: following');
     const [fresh] = await createPartners(database, 1);
     await database.sql`update outbox set sent_at = now(), broker_message_id = '9:9:-1:-1' where aggregate_id = ${fresh!}`;
     await expect.poll(() => lines.length, { timeout: 10_000 }).toBe(1);

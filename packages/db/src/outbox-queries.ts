@@ -167,6 +167,8 @@ export interface FollowOptions {
   fromStart: boolean;
   stopped: () => boolean;
   onRow: (row: OutboxRecord) => void;
+  /** Called once the starting point is fixed: rows marked sent from now on will be shown. */
+  onStart?: () => void;
   pollMs?: number;
 }
 
@@ -182,6 +184,7 @@ export async function followSent(
 ): Promise<void> {
   const [start] = await sql.unsafe<{ at: Date }[]>(opts.fromStart ? `select 'epoch'::timestamptz as at` : 'select now() as at');
   let last = { at: start!.at, id: '0' };
+  opts.onStart?.();
   // Millisecond keys: the cursor travels through a JS Date, which has no microseconds.
   const sentKey = `date_trunc('milliseconds', sent_at)`;
   const where = ['sent_at is not null', `(${sentKey}, id) > ($1, $2::bigint)`, "sent_at < now() - interval '1 second'"];

@@ -24,7 +24,12 @@ export async function tail(ctx: Context, args: string[]): Promise<number> {
       : `${r.sent_at!.toISOString()} ${color.green(r.event_type.padEnd(19))} ${r.topic} ${r.aggregate_id} v${r.aggregate_version} ${latency} ms ${color.dim(r.broker_message_id ?? '')}\n`);
   };
   try {
-    await followSent(ctx.sql, filter, { fromStart: values['from-start'] === true, stopped: () => stop, onRow: print });
+    await followSent(ctx.sql, filter, {
+      fromStart: values['from-start'] === true,
+      stopped: () => stop,
+      onRow: print,
+      onStart: () => process.stderr.write('tail: following events as they are marked sent (Ctrl-C to stop)\n'),
+    });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
