@@ -48,11 +48,11 @@ async function relevoRun(topic: string, seconds: number, size: number): Promise<
   }
 }
 
-function javaRun(topic: string, seconds: number, size: number): Promise<number> {
+export function javaRun(topic: string, seconds: number, size: number, opts: { producers?: number; outstanding?: number } = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(join(pulsarHome(), 'bin', 'pulsar-perf'), [
       'produce', '-u', serviceUrl, '-r', '100000000', '-s', String(size), '-m', '0', '-time', String(seconds),
-      '-o', String(OUTSTANDING), '-bm', '1000', '-b', '1', topic,
+      '-o', String(opts.outstanding ?? OUTSTANDING), '-n', String(opts.producers ?? 1), '-bm', '1000', '-b', '1', topic,
     ], { env: { ...process.env, PULSAR_MEM: '-Xms256m -Xmx1g' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -65,7 +65,7 @@ function javaRun(topic: string, seconds: number, size: number): Promise<number> 
   });
 }
 
-async function deleteTopic(topic: string): Promise<void> {
+export async function deleteTopic(topic: string): Promise<void> {
   await fetch(`${adminUrl}/admin/v2/${topic.replace('://', '/')}?force=true`, { method: 'DELETE' });
 }
 

@@ -82,6 +82,9 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       const result = await publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)), blocked);
       await marking;
       marking = settle(deps, shard, result);
+      // Awaited before the next mark or on the way out; until then a failure must not count
+      // as an unhandled rejection (which would kill the process mid-batch).
+      marking.catch(() => undefined);
       published += result.sent.length;
       failed += result.failed.length;
       rows = [];

@@ -1,0 +1,135 @@
+// Shared pieces of the benchmark parts: statistics, the set-based backlog loader, relay/api
+// child processes and their peak RSS.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type postgres from 'postgres';
+import { TOPIC_SCHEMAS } from '@relevo/events';
+import { adminUrl, serviceUrl } from '../scripts/pulsar.ts';
+
+export const cli = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
+export const PROFILE_DIR = fileURLToPath(new URL('./results/profiles/', import.meta.url));
+
+export const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Nearest-rank percentile of an already sorted array. */
+export const pct = (sorted: number[], p: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+
+export const round1 = (x: number) => Math.round(x * 10) / 10;
+export const ratio = (a: number, b: number) => +(a / b).toFixed(2);
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** Partner id number `i` as a uuid, the same on the SQL side: '00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'). */
+export const partnerUuid = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+
+/**
+ * Loads `rows` unsent PartnerActualizado rows over `partners` partners in one statement.
+ * Payloads are valid integration events (the relay encodes them), `nombre` padded so the
+ * row's payload is about 1 KiB. Shard keys use hashtext (any even spread will do).
+ */
+export async function loadBacklog(sql: postgres.Sql, rows: number, partners = 10_000, nombreLen = 800): Promise<void> {
+  await sql.unsafe(`
+    with src as (
+      select g, gen_random_uuid() as eid,
+             ('00000000-0000-4000-8000-' || lpad(to_hex(g % $4::int), 12, '0'))::uuid as pid
+        from generate_series(0, $1::int - 1) g)
+    insert into outbox (event_id, aggregate_type, aggregate_id, shard_key, aggregate_version, event_type, topic,
+                        payload, schema_version, schema_fingerprint, occurred_at)
+    select eid, 'partner', pid, hashtext(pid::text) & 2147483647, g / $4::int + 1, 'PartnerActualizado', 'eventos-partners',
+           jsonb_build_object('id', eid, 'time', (extract(epoch from now()) * 1000)::bigint, 'specversion', 'v1',
+             'type', 'PartnerActualizado', 'datacontenttype', 'AVRO', 'service_name', 'gestion-de-integraciones',
+             'data', jsonb_build_object('partner_id', pid, 'version', g / $4::int + 1, 'nombre', repeat('n', $3::int),
+               'email', 'bench@example.test', 'estado', 'ACTIVO', 'estado_kyc', 'PENDIENTE',
+               'campos_actualizados', jsonb_build_array('nombre'))),
+           'v1', $2, now()
+      from src order by g`, [rows, TOPIC_SCHEMAS['eventos-partners'].fingerprint, nombreLen, partners]);
+  await sql.unsafe('vacuum analyze outbox');
+}
+
+/** Creates `count` live partners with ids partnerUuid(0..count-1), version 1. */
+export async function loadPartners(sql: postgres.Sql, count: number): Promise<string[]> {
+  await sql.unsafe(`
+    insert into partners (id, nombre, email, estado, estado_kyc, version, created_at, updated_at)
+    select ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'Partner ' || g, 'p' || g || '@example.test',
+           'ACTIVO', 'PENDIENTE', 1, now(), now()
+      from generate_series(0, $1::int - 1) g`, [count]);
+  await sql.unsafe('vacuum analyze partners');
+  return Array.from({ length: count }, (_, i) => partnerUuid(i));
+}
+
+export interface Child {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  /** Peak resident set (VmHWM) so far, MiB; 0 once the process is gone. */
+  peakRssMib(): number;
+  stop(): Promise<void>;
+}
+
+function procStatus(pid: number, field: string): number {
+  try {
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** `relevo <command>` as a child process on this Node, with the broker's URLs and quiet logs. */
+export function spawnRelevo(command: 'relay' | 'api', env: Record<string, string>, nodeArgs: string[] = []): Child {
+  let output = '';
+  const child = spawn(process.execPath, [...nodeArgs, cli, command], {
+    env: { ...process.env, BROKER_URL: serviceUrl, PULSAR_ADMIN_URL: adminUrl, METRICS_PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const keep = (d: Buffer) => {
+    output += d.toString();
+    if (output.length > 200_000) output = output.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let peak = 0;
+  return {
+    child,
+    output: () => output,
+    exited,
+    peakRssMib() {
+      peak = Math.max(peak, procStatus(child.pid!, 'VmHWM'));
+      return peak;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+/** Polls until `fn` is true (or throws after timeoutMs). */
+export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

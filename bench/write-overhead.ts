@@ -1,0 +1,110 @@
+// What the outbox costs the write path. A bench-only copy of the API's PATCH transaction
+// (lock the partner FOR UPDATE, decide with the domain, save it, then appendToOutbox — the
+// same functions the route calls) run with and without the outbox insert, at a fixed
+// concurrency for a fixed time, alternating rounds side by side. Plus the real API over
+// HTTP (closed loop, same concurrency) for the absolute number with everything around it.
+import { randomUUID } from 'node:crypto';
+import { appendToOutbox, connectDatabase, lockPartner, savePartner, type Database } from '@relevo/db';
+import { updatePartner } from '@relevo/domain';
+import { createTestDatabase } from '../test/support/database.ts';
+import { freePort, loadPartners, log, median, ratio, spawnRelevo, waitFor } from './support.ts';
+
+export interface WriteOverheadResult {
+  partners: number;
+  concurrency: number;
+  seconds: number;
+  with_outbox_tx_per_s: number[];
+  without_outbox_tx_per_s: number[];
+  /** with / without (medians): 1.0 = free. */
+  throughput_ratio: number;
+  /** 1 − ratio: the share of write throughput the outbox costs. Target ≤ 0.20. */
+  overhead: number;
+  http_with_outbox_req_per_s?: number[];
+  http_median_req_per_s?: number;
+}
+
+async function updateOnce(database: Database, id: string, n: number, withOutbox: boolean): Promise<void> {
+  await database.db.transaction(async (tx) => {
+    const now = new Date();
+    const current = await lockPartner(tx, id);
+    const { state, events } = updatePartner(current!, { nombre: `Partner v${n}` }, now);
+    if (events.length > 0) await savePartner(tx, state);
+    if (withOutbox) {
+      await appendToOutbox(tx, events, { occurredAt: now, headers: { traceparent: `00-${randomUUID().replace(/-/g, '')}-0000000000000001-01` } });
+    }
+  });
+}
+
+async function closedLoop(seconds: number, concurrency: number, one: (n: number) => Promise<void>): Promise<number> {
+  let n = 0;
+  let done = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      await one(n++);
+      done++;
+    }
+  }));
+  return done / ((performance.now() - start) / 1000);
+}
+
+export async function runWriteOverhead(opts: { seconds: number; rounds?: number; concurrency?: number; partners?: number; http?: boolean }): Promise<WriteOverheadResult> {
+  const rounds = opts.rounds ?? 3;
+  const concurrency = opts.concurrency ?? 16;
+  const partners = opts.partners ?? 10_000;
+  const db = await createTestDatabase('relevo_bench');
+  // The API's pool size (connectDatabase's default of 10) is what a real process gets.
+  const database = connectDatabase(db.url, { applicationName: 'relevo-bench-writes' });
+  const withOutbox: number[] = [];
+  const without: number[] = [];
+  const http: number[] = [];
+  try {
+    const ids = await loadPartners(database.sql, partners);
+    const pick = (n: number) => ids[(n * 7919) % ids.length]!;
+    // Warm-up of both paths (JIT, pool, caches; the first seconds after loading are slow).
+    await closedLoop(2, concurrency, (n) => updateOnce(database, pick(n), n, true));
+    await closedLoop(2, concurrency, (n) => updateOnce(database, pick(n), n, false));
+    for (let r = 0; r < rounds; r++) {
+      // Alternate which goes first so drift (vacuum, other load) hits both.
+      const order = r % 2 === 0 ? [true, false] : [false, true];
+      for (const w of order) {
+        const rate = await closedLoop(opts.seconds, concurrency, (n) => updateOnce(database, pick(n), n, w));
+        (w ? withOutbox : without).push(rate);
+      }
+      log(`write overhead round ${r + 1}: with outbox ${Math.round(withOutbox.at(-1)!)} tx/s, without ${Math.round(without.at(-1)!)} tx/s`);
+    }
+    if (opts.http !== false) {
+      const port = await freePort();
+      const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), API_TOKENS: 'bench-token', RELAY_SHARDS: '4' });
+      try {
+        const base = `http://127.0.0.1:${port}`;
+        await waitFor(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok === true, 30_000, 'api ready');
+        const patch = async (n: number) => {
+          const res = await fetch(`${base}/v1/partners/${pick(n)}`, {
+            method: 'PATCH', headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+            body: JSON.stringify({ nombre: `Partner h${n}` }),
+          });
+          await res.arrayBuffer();
+          if (res.status !== 200) throw new Error(`PATCH ${res.status}`);
+        };
+        await closedLoop(1, concurrency, patch);
+        for (let r = 0; r < rounds; r++) http.push(await closedLoop(opts.seconds, concurrency, patch));
+        log(`write overhead http: ${http.map(Math.round).join(', ')} req/s`);
+      } finally {
+        await api.stop();
+      }
+    }
+    const w = median(withOutbox);
+    const wo = median(without);
+    return {
+      partners, concurrency, seconds: opts.seconds,
+      with_outbox_tx_per_s: withOutbox.map(Math.round), without_outbox_tx_per_s: without.map(Math.round),
+      throughput_ratio: ratio(w, wo), overhead: +(1 - w / wo).toFixed(3),
+      ...(http.length ? { http_with_outbox_req_per_s: http.map(Math.round), http_median_req_per_s: Math.round(median(http)) } : {}),
+    };
+  } finally {
+    await database.close();
+    await db.drop();
+  }
+}
