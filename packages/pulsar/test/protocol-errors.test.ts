@@ -11,7 +11,7 @@ type Script = (socket: net.Socket, chunkNo: number) => void;
 
 const servers: net.Server[] = [];
 
-async function fakeBroker(script: Script): Promise<number> {
+async function garbageServer(script: Script): Promise<number> {
   const server = net.createServer((socket) => {
     let n = 0;
     socket.on('data', () => script(socket, n++));
@@ -53,7 +53,7 @@ describe('a broker that sends garbage', () => {
     }, /checksum mismatch/],
     ['a command other than CONNECTED during the handshake', (s) => s.write(simpleFrame((w) => w.uint(1, 7).message(7, (c) => c.uint(1, 0).uint(2, 0)))), /before CONNECTED/],
   ])('rejects createProducer with ProtocolError for %s', async (_name, script, reason) => {
-    const port = await fakeBroker(script);
+    const port = await garbageServer(script);
     const err = await createProducerAgainst(port);
     expect(err).toBeInstanceOf(PulsarError);
     expect((err as PulsarError).code).toBe('ProtocolError');
@@ -61,7 +61,7 @@ describe('a broker that sends garbage', () => {
   });
 
   it('times out with code Timeout when the server never answers', async () => {
-    const port = await fakeBroker(() => {});
+    const port = await garbageServer(() => {});
     const client = createClient({ serviceUrl: `pulsar://127.0.0.1:${port}`, operationTimeoutMs: 300, connectionTimeoutMs: 300 });
     await expect(client.createProducer({ topic: 'garbage' })).rejects.toMatchObject({ code: 'Timeout' });
     await client.close();
