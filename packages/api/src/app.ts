@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requireBearer, tokenCheck } from './auth.ts';
 import { DEFAULT_MAX_BODY_BYTES, type AppDeps, type AppEnv } from './context.ts';
+import { traceRequest } from './tracing.ts';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemOf, toProblem, type Problem } from './problems.ts';
 import { allianceRoutes } from './routes/alliances.ts';
 import { mountDocs } from './routes/docs.ts';
@@ -50,6 +51,7 @@ export function createApp(deps: AppDeps): App {
   const uow = createUnitOfWork(deps);
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  app.use('*', traceRequest);
   app.use('*', requestLog(deps));
   app.onError((err, c) => {
     const { problem, internal } = toProblem(err);

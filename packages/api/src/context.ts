@@ -1,6 +1,6 @@
 // What the app is given (deps) and what middleware leaves on the request context.
 import type { Database } from '@relevo/db';
-import type { Logger } from '@relevo/runtime';
+import type { Logger, Span } from '@relevo/runtime';
 
 export interface AppDeps {
   database: Database;
@@ -24,5 +24,7 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 export type AppEnv = {
   Variables: {
     principal: string;
+    /** The request's server span; its context goes into the outbox rows the request writes. */
+    span: Span;
   };
 };

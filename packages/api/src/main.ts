@@ -5,7 +5,7 @@ import { serve } from '@hono/node-server';
 import { PgBoss } from 'pg-boss';
 import { z } from 'zod';
 import { DRAIN_QUEUE, connectDatabase, ensureDrainQueue, shardOf, wakeShards } from '@relevo/db';
-import { createLogger, env, onShutdown, parseEnv, type Logger } from '@relevo/runtime';
+import { createLogger, env, onShutdown, parseEnv, startTracing, type Logger } from '@relevo/runtime';
 import { createApp } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
 
@@ -66,6 +66,7 @@ function startWaker(config: ApiConfig, log: Logger) {
 export async function runApiProcess(): Promise<number> {
   const config = parseEnv(ApiEnv);
   const log = createLogger('api', config.LOG_LEVEL);
+  const tracing = await startTracing('relevo-api', log);
   const database = connectDatabase(config.DATABASE_URL, { applicationName: 'relevo-api' });
   const waker = startWaker(config, log);
   await waker.start();
@@ -96,6 +97,7 @@ export async function runApiProcess(): Promise<number> {
       }, SHUTDOWN_DRAIN_MS);
       await closed.finally(() => clearTimeout(force));
       await waker.stop();
+      await tracing.shutdown();
       await database.close();
       resolve(0);
     });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connectDatabase } from '@relevo/db';
 import { createClient } from '@relevo/pulsar';
-import { createLogger, onShutdown } from '@relevo/runtime';
+import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
 import { loadAlertRules } from './alert-rules.ts';
 import { loadConsumersConfig } from './config.ts';
 import { startConsumers } from './consumers.ts';
@@ -17,6 +17,7 @@ export async function runConsumersProcess(): Promise<number> {
   // Rules are checked before anything connects: a bad file stops start-up at once.
   const rules = config.CONSUMERS.includes('alerts') ? loadAlertRules(config.ALERT_RULES) : [];
   const log = createLogger('consumers', config.LOG_LEVEL);
+  const tracing = await startTracing('relevo-consumers', log);
   const database = connectDatabase(config.DATABASE_URL, { max: config.CONSUMER_CONCURRENCY * 4 + 2, applicationName: 'relevo-consumers' });
   const client = createClient({
     serviceUrl: config.BROKER_URL,
@@ -62,6 +63,7 @@ export async function runConsumersProcess(): Promise<number> {
     onShutdown(log, async () => {
       server.close();
       await consumers.stop();
+      await tracing.shutdown();
       await client.close();
       await database.close();
     });

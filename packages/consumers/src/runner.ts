@@ -4,7 +4,7 @@
 // the error attached as a property, and is acknowledged. stop() lets in-flight messages
 // finish and be acknowledged before the subscription closes.
 import { formatMessageId, PulsarError, type Consumer, type Message, type Producer, type PulsarClient } from '@relevo/pulsar';
-import type { Logger } from '@relevo/runtime';
+import { SpanKind, context, contextFromHeaders, endSpanWithError, startSpan, trace, type Logger } from '@relevo/runtime';
 import type { ConsumerMetrics } from './metrics.ts';
 import { schemaVersionOf } from './writer-schemas.ts';
 
@@ -31,6 +31,12 @@ export interface ConsumerSpec {
    * its acknowledgement was lost: it is acknowledged without a second dead-letter copy.
    */
   wasDeadLettered?(message: Message): Promise<boolean>;
+}
+
+/** What became of one delivery: the handler's outcome, or why it was handed back. */
+interface Delivery {
+  outcome: string;
+  error?: unknown;
 }
 
 /** For tests: return false to nack a handled message instead of acknowledging it (a lost ack). */
@@ -121,7 +127,30 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
       log.warn({ err, consumer: spec.name, messageId: formatMessageId(message.messageId) }, 'ack failed; the message will be redelivered'));
   };
 
-  const one = async (message: Message): Promise<void> => {
+  // A consumer span per delivery, child of the relay's send span named by the message's
+  // traceparent; the handler runs inside it so spans it starts nest under it.
+  const traced = async (message: Message): Promise<void> => {
+    const parent = contextFromHeaders(message.properties);
+    const span = startSpan(`process ${shortTopic(spec.topic)}`, SpanKind.CONSUMER, parent, {
+      'messaging.system': 'pulsar',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': spec.topic,
+      'messaging.consumer.group.name': spec.subscription,
+      'messaging.message.id': formatMessageId(message.messageId),
+      'messaging.pulsar.redelivery_count': message.redeliveryCount,
+      'relevo.consumer': spec.name,
+      ...(message.properties.ce_id ? { 'cloudevents.event_id': message.properties.ce_id } : {}),
+      ...(message.properties.ce_type ? { 'cloudevents.event_type': message.properties.ce_type } : {}),
+    });
+    const delivery = await context.with(trace.setSpan(parent, span), () => one(message));
+    span.setAttribute('relevo.outcome', delivery.outcome);
+    if (delivery.error === undefined) span.end();
+    else endSpanWithError(span, delivery.error);
+  };
+
+  /** Handles, acknowledges or hands back one message; never throws. Says what became of it. */
+  /** Handles, acknowledges or hands back one message; never throws. Says what became of it. */
+  const one = async (message: Message): Promise<Delivery> => {
     const receivedAt = new Date();
     metrics.inFlight(spec.name, 1);
     try {
@@ -136,12 +165,12 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
           log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount },
             'message failed; it will be redelivered');
           consumer.nack(message);
-          return;
+          return { outcome: 'retry', error };
         }
         if (await spec.wasDeadLettered?.(message)) {
           metrics.handled(spec.name, shortTopic(spec.topic), type, 'duplicate');
           await settle(message);
-          return;
+          return { outcome: 'duplicate' };
         }
         await deadLetter(message, error);
         await spec.onDeadLettered?.(message, error);
@@ -150,17 +179,19 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
         log.error({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount,
           deadLetterTopic: spec.deadLetterTopic }, 'message failed after its redeliveries: sent to the dead-letter topic');
         await settle(message);
-        return;
+        return { outcome: 'dead_lettered', error };
       }
       metrics.handled(spec.name, shortTopic(spec.topic), result.type, result.outcome);
       if (result.eventTime !== undefined) {
         metrics.latency(spec.name, shortTopic(spec.topic), result.type, (receivedAt.getTime() - result.eventTime) / 1000);
       }
       await settle(message);
+      return { outcome: result.outcome };
     } catch (err) {
       // Dead-lettering itself failed (broker down?): leave it for a later redelivery.
       log.error({ err, consumer: spec.name, messageId: formatMessageId(message.messageId) }, 'could not settle the message; it will be redelivered');
       consumer.nack(message);
+      return { outcome: 'unsettled', error: err };
     } finally {
       metrics.inFlight(spec.name, -1);
     }
@@ -178,7 +209,7 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      await one(message);
+      await traced(message);
     }
   };
 

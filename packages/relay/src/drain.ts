@@ -6,9 +6,10 @@ import {
 } from '@relevo/db';
 import { OWN_TOPICS } from '@relevo/events';
 import { PulsarError, formatMessageId, type SendReceipt } from '@relevo/pulsar';
-import type { Logger } from '@relevo/runtime';
+import { endSpanWithError, traceHeadersOf, type Logger, type Span } from '@relevo/runtime';
 import { backoffMs } from './backoff.ts';
 import { toOutgoingMessage } from './message.ts';
+import { startPublishSpan } from './publish-span.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { ProducerPool } from './producers.ts';
 
@@ -134,17 +135,19 @@ async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<void> 
 /** A partner whose row fails holds its later rows back, so its order is kept on the topic. */
 async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], blocked: Set<string>): Promise<BatchResult> {
   const result: BatchResult = { sent: [], failed: [], held: [] };
-  const pending: { row: ClaimedRow; receipt: Promise<SendReceipt> }[] = [];
+  const pending: { row: ClaimedRow; span: Span; receipt: Promise<SendReceipt> }[] = [];
   for (const row of rows) {
     if (blocked.has(row.aggregate_id)) {
       result.held.push(row);
       continue;
     }
+    const span = startPublishSpan(row, shard);
     try {
-      const message = toOutgoingMessage(row);
+      const message = toOutgoingMessage(row, traceHeadersOf(span));
       const producer = await deps.producers.producer(row.topic, shard);
-      pending.push({ row, receipt: producer.send(message) });
+      pending.push({ row, span, receipt: producer.send(message) });
     } catch (err) {
+      endSpanWithError(span, err);
       if (err instanceof PulsarError && err.code === 'ProducerBusy') throw new ShardBusyError(err.message);
       blocked.add(row.aggregate_id);
       result.failed.push({ row, error: describe(err) });
@@ -152,10 +155,13 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
   }
   const settled = await Promise.allSettled(pending.map((p) => p.receipt));
   settled.forEach((s, i) => {
-    const { row } = pending[i]!;
+    const { row, span } = pending[i]!;
     if (s.status === 'fulfilled') {
+      span.setAttribute('messaging.message.id', formatMessageId(s.value.messageId));
+      span.end();
       result.sent.push({ row, receipt: s.value });
     } else {
+      endSpanWithError(span, s.reason);
       blocked.add(row.aggregate_id);
       result.failed.push({ row, error: describe(s.reason) });
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connectDatabase } from '@relevo/db';
 import { createAdmin, createClient } from '@relevo/pulsar';
-import { createLogger, onShutdown } from '@relevo/runtime';
+import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
 import { loadRelayConfig } from './config.ts';
 import { startOpsServer } from './http.ts';
 import { createRelayMetrics } from './metrics.ts';
@@ -13,6 +13,7 @@ import { startRelayWorker } from './worker.ts';
 export async function runRelayProcess(): Promise<number> {
   const config = loadRelayConfig();
   const log = createLogger('relay', config.LOG_LEVEL);
+  const tracing = await startTracing('relevo-relay', log);
   const database = connectDatabase(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
   const client = createClient({
     serviceUrl: config.BROKER_URL,
@@ -63,6 +64,7 @@ export async function runRelayProcess(): Promise<number> {
     onShutdown(log, async () => {
       server.close();
       await worker.stop();
+      await tracing.shutdown();
       await client.close();
       await database.close();
     });

@@ -9,7 +9,11 @@ import type { OutgoingMessage } from '@relevo/pulsar';
  */
 export type PropertySource = Pick<ClaimedRow, 'id' | 'aggregate_id' | 'aggregate_version' | 'schema_fingerprint' | 'headers'>;
 
-export function messageProperties(row: PropertySource, event: IntegrationEvent): Record<string, string> {
+/**
+ * `trace` replaces the row's own trace headers: the relay passes its publish span's context,
+ * so a consumer's span becomes that span's child.
+ */
+export function messageProperties(row: PropertySource, event: IntegrationEvent, trace: Record<string, string> = row.headers): Record<string, string> {
   const props: Record<string, string> = {
     ce_id: event.id,
     ce_specversion: event.specversion,
@@ -23,19 +27,19 @@ export function messageProperties(row: PropertySource, event: IntegrationEvent):
     relevo_schema_fingerprint: row.schema_fingerprint,
   };
   for (const key of ['traceparent', 'tracestate'] as const) {
-    const value = row.headers[key];
+    const value = trace[key];
     if (value) props[key] = value;
   }
   return props;
 }
 
-export function toOutgoingMessage(row: ClaimedRow): OutgoingMessage {
+export function toOutgoingMessage(row: ClaimedRow, trace?: Record<string, string>): OutgoingMessage {
   const event = row.payload as IntegrationEvent;
   return {
     payload: encodeEvent(row.topic, event),
     sequenceId: row.publish_sequence,
     partitionKey: row.aggregate_id,
     eventTime: row.occurred_at.getTime(),
-    properties: messageProperties(row, event),
+    properties: messageProperties(row, event, trace),
   };
 }

@@ -1,3 +1,4 @@
 export * from './config.ts';
 export * from './logger.ts';
 export * from './shutdown.ts';
+export * from './tracing.ts';

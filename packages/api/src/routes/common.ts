@@ -1,6 +1,7 @@
 // Pieces every route file shares: representations, replies, error responses for the docs.
 import type { Context } from 'hono';
 import type { Integration, Partner } from '@relevo/domain';
+import { traceHeadersOf } from '@relevo/runtime';
 import type { AppEnv } from '../context.ts';
 import { idempotencyRequest, IDEMPOTENCY_HEADER } from '../idempotency.ts';
 import { PROBLEM_CONTENT_TYPE } from '../problems.ts';
@@ -49,15 +50,14 @@ export function send(c: Context<AppEnv>, reply: Reply): never {
   }) as never;
 }
 
-const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
+const MAX_BAGGAGE_LENGTH = 512;
 
 /** Who is writing, with which idempotency key and trace context. */
 export function writeRequest(c: Context<AppEnv>, body: unknown, idempotent: boolean): WriteRequest {
-  const traceHeaders: Record<string, string> = {};
-  for (const h of TRACE_HEADERS) {
-    const v = c.req.header(h);
-    if (v !== undefined && v.length <= 512) traceHeaders[h] = v;
-  }
+  // The request span's context (the caller's own when tracing is off), and the caller's baggage.
+  const traceHeaders = traceHeadersOf(c.get('span'));
+  const baggage = c.req.header('baggage');
+  if (baggage !== undefined && baggage.length <= MAX_BAGGAGE_LENGTH) traceHeaders.baggage = baggage;
   return {
     principal: c.get('principal'),
     idempotency: idempotent ? idempotencyRequest(c.req.header(IDEMPOTENCY_HEADER), c.req.method, c.req.path, body) : null,
