@@ -1,4 +1,6 @@
-// The few admin REST calls relevo needs, over fetch.
+// The few admin REST calls relevo needs.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { PulsarError } from './errors.ts';
 import { fullTopicName } from './topic.ts';
 
@@ -25,47 +27,66 @@ function topicPath(topic: string): { domain: string; rest: string } {
   return { domain: m[1]!, rest: `${m[2]}/${m[3]}/${encodeURIComponent(m[4]!)}` };
 }
 
-export function createAdmin(adminUrl: string, token?: string): PulsarAdmin {
-  const base = adminUrl.replace(/\/+$/, '');
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
+export interface AdminOptions {
+  token?: string;
+  /** CA bundle an https admin URL's certificate is checked against (the broker's private CA). */
+  ca?: string | Buffer;
+  timeoutMs?: number;
+}
 
-  async function call(method: string, path: string, body?: unknown): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(base + path, {
-        method, headers, signal: AbortSignal.timeout(30_000),
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+interface AdminResponse {
+  status: number;
+  ok: boolean;
+  text: string;
+}
+
+export function createAdmin(adminUrl: string, options: AdminOptions = {}): PulsarAdmin {
+  const base = adminUrl.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+
+  // node:http(s) rather than fetch: fetch cannot be given a CA without another dependency.
+  function call(method: string, path: string, body?: unknown): Promise<AdminResponse> {
+    const url = new URL(base + path);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<AdminResponse>((resolve, reject) => {
+      const req = send(url, { method, headers, timeout: timeoutMs, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8') });
+        });
       });
-    } catch (e) {
-      // fetch only says "fetch failed"; the reason (refused, certificate, …) is in its cause.
-      const cause = (e as { cause?: unknown }).cause;
-      const reason = cause instanceof Error ? `${(e as Error).message}: ${cause.message}` : (e as Error).message;
-      throw new PulsarError('AdminError', `${method} ${path}: ${reason}`, { cause: e });
-    }
-    return res;
+      req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    }).catch((e: unknown) => {
+      throw new PulsarError('AdminError', `${method} ${path}: ${(e as Error).message}`, { cause: e });
+    });
   }
 
-  async function fail(res: Response, what: string): Promise<never> {
-    const text = await res.text().catch(() => '');
-    throw new PulsarError('AdminError', `${what}: HTTP ${res.status} ${text}`.trim());
+  function fail(res: AdminResponse, what: string): never {
+    throw new PulsarError('AdminError', `${what}: HTTP ${res.status} ${res.text}`.trim());
   }
 
   return {
     async createPartitionedTopic(topic, partitions) {
       const { domain, rest } = topicPath(topic);
       const res = await call('PUT', `/admin/v2/${domain}/${rest}/partitions`, partitions);
-      if (!res.ok) await fail(res, `create partitioned topic ${topic}`);
+      if (!res.ok) fail(res, `create partitioned topic ${topic}`);
     },
 
     async deduplicationStatus(namespace) {
       const res = await call('GET', `/admin/v2/namespaces/${namespace}/deduplication`);
-      if (!res.ok) await fail(res, `deduplication policy of ${namespace}`);
-      const text = (await res.text()).trim();
+      if (!res.ok) fail(res, `deduplication policy of ${namespace}`);
+      const text = res.text.trim();
       if (text === 'true' || text === 'false') return text === 'true';
       const conf = await call('GET', '/admin/v2/brokers/configuration/runtime');
-      if (!conf.ok) await fail(conf, 'broker runtime configuration');
-      const values = (await conf.json()) as Record<string, string>;
+      if (!conf.ok) fail(conf, 'broker runtime configuration');
+      const values = JSON.parse(conf.text) as Record<string, string>;
       return values.brokerDeduplicationEnabled === 'true';
     },
 
@@ -73,15 +94,15 @@ export function createAdmin(adminUrl: string, token?: string): PulsarAdmin {
       const { rest } = topicPath(topic);
       const res = await call('GET', `/admin/v2/schemas/${rest}/schema`);
       if (res.status === 404) return undefined;
-      if (!res.ok) await fail(res, `schema of ${topic}`);
-      const s = (await res.json()) as { version: number; type: string; data: string; properties?: Record<string, string> };
+      if (!res.ok) fail(res, `schema of ${topic}`);
+      const s = JSON.parse(res.text) as { version: number; type: string; data: string; properties?: Record<string, string> };
       return { version: s.version, type: s.type, schema: s.data, properties: s.properties ?? {} };
     },
 
     async deleteSchema(topic) {
       const { rest } = topicPath(topic);
       const res = await call('DELETE', `/admin/v2/schemas/${rest}/schema`);
-      if (!res.ok && res.status !== 404) await fail(res, `delete schema of ${topic}`);
+      if (!res.ok && res.status !== 404) fail(res, `delete schema of ${topic}`);
     },
   };
 }

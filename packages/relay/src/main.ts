@@ -15,15 +15,17 @@ export async function runRelayProcess(): Promise<number> {
   const log = createLogger('relay', config.LOG_LEVEL);
   const tracing = await startTracing('relevo-relay', log);
   const database = connectDatabase(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
+  // One CA for both the binary protocol and the admin REST calls.
+  const ca = config.PULSAR_TLS_CA_FILE ? readFileSync(config.PULSAR_TLS_CA_FILE) : undefined;
   const client = createClient({
     serviceUrl: config.BROKER_URL,
     ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}),
-    ...(config.PULSAR_TLS_CA_FILE ? { tls: { ca: readFileSync(config.PULSAR_TLS_CA_FILE) } } : {}),
+    ...(ca ? { tls: { ca } } : {}),
     logger: log,
   });
   const metrics = createRelayMetrics(database.sql, config.RELAY_SHARDS);
 
-  const dedup = await createAdmin(config.PULSAR_ADMIN_URL, config.PULSAR_TOKEN)
+  const dedup = await createAdmin(config.PULSAR_ADMIN_URL, { ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}), ...(ca ? { ca } : {}) })
     .deduplicationStatus(config.PULSAR_NAMESPACE)
     .catch((err: unknown) => {
       log.warn({ err, namespace: config.PULSAR_NAMESPACE }, 'could not ask the broker whether deduplication is on');
