@@ -1,6 +1,6 @@
 // Operator actions on the outbox, shared by the CLI and the tests.
 import type postgres from 'postgres';
-import { UNSENT, purgeSentBatch, retryParkedRows } from './relay-plans.ts';
+import { UNSENT, purgeIdempotencyBatch, purgeSentBatch, retryParkedRows } from './relay-plans.ts';
 
 export interface RetrySelection {
   ids?: (bigint | string)[];
@@ -28,15 +28,25 @@ export async function skipParked(sql: postgres.Sql, id: bigint | string, reason:
  * Deletes sent rows older than a cut-off in batches, each its own short statement, so the
  * relay's claims never wait on it. Returns how many rows went.
  */
-export async function purgeSentBefore(
-  sql: postgres.Sql,
-  cutoff: Date,
-  opts: { batchSize?: number; onProgress?: (deleted: number) => void } = {},
-): Promise<number> {
+export async function purgeSentBefore(sql: postgres.Sql, cutoff: Date, opts: PurgeOptions = {}): Promise<number> {
+  return purgeInBatches(sql, purgeSentBatch(), cutoff, opts);
+}
+
+/** Idempotency records older than a cut-off: a retry of such a request is a new request. */
+export async function purgeIdempotencyKeysBefore(sql: postgres.Sql, cutoff: Date, opts: PurgeOptions = {}): Promise<number> {
+  return purgeInBatches(sql, purgeIdempotencyBatch(), cutoff, opts);
+}
+
+export interface PurgeOptions {
+  batchSize?: number;
+  onProgress?: (deleted: number) => void;
+}
+
+async function purgeInBatches(sql: postgres.Sql, plan: string, cutoff: Date, opts: PurgeOptions): Promise<number> {
   const batchSize = opts.batchSize ?? 5000;
   let deleted = 0;
   for (;;) {
-    const result = await sql.unsafe(purgeSentBatch(), [cutoff, batchSize]);
+    const result = await sql.unsafe(plan, [cutoff, batchSize]);
     deleted += result.count;
     opts.onProgress?.(deleted);
     if (result.count < batchSize) return deleted;

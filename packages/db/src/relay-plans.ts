@@ -142,6 +142,16 @@ export function purgeSentBatch(): string {
 }
 
 /**
+ * Deletes one batch of stored idempotent responses older than a cut-off. No index on
+ * created_at: the scan stops once it found a batch, and the table holds one row per
+ * idempotent POST of the retention window. Params: $1 cut-off, $2 batch size.
+ */
+export function purgeIdempotencyBatch(): string {
+  return `delete from idempotency_keys where ctid = any(array(
+     select ctid from idempotency_keys where created_at < $1 limit $2))`;
+}
+
+/**
  * Puts parked rows back in line: attempts reset, no backoff; the relay picks them up on
  * its next drain, ahead of their partner's later rows. Params: $1 ids or null, $2 aggregate or null.
  */

@@ -17,6 +17,7 @@ const schema = z.object({
   RELAY_BACKOFF_MAX_MS: env.durationMs(300_000),
   RELAY_PRODUCER_IDLE_MS: env.durationMs(30_000),
   RELAY_RETENTION_HOURS: env.positiveInt(24 * 7),
+  IDEMPOTENCY_KEY_RETENTION_HOURS: env.positiveInt(24),
   METRICS_PORT: env.port(9464),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: env.logLevel,

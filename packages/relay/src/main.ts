@@ -50,7 +50,10 @@ export async function runRelayProcess(): Promise<number> {
     backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
     backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,
   });
-  await scheduleRetention(worker.boss, database.sql, config.RELAY_RETENTION_HOURS, log);
+  await scheduleRetention(worker.boss, database.sql, {
+    sentRowsHours: config.RELAY_RETENTION_HOURS,
+    idempotencyKeysHours: config.IDEMPOTENCY_KEY_RETENTION_HOURS,
+  }, log);
   const server = await startOpsServer({
     host: config.HOST,
     port: config.METRICS_PORT,

@@ -1,17 +1,28 @@
-// Sent rows are history: a scheduled pg-boss job deletes those older than the retention.
+// History is kept for a while, then deleted by a scheduled pg-boss job: sent outbox rows,
+// and the stored first responses of idempotent POSTs (a retry after that is a new request).
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
-import { purgeSentBefore } from '@relevo/db';
+import { purgeIdempotencyKeysBefore, purgeSentBefore } from '@relevo/db';
 import type { Logger } from '@relevo/runtime';
 
 export const RETENTION_QUEUE = 'relevo-retention';
 
-export async function scheduleRetention(boss: PgBoss, sql: postgres.Sql, retentionHours: number, log: Logger): Promise<void> {
+export interface Retention {
+  sentRowsHours: number;
+  idempotencyKeysHours: number;
+}
+
+const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+
+export async function scheduleRetention(boss: PgBoss, sql: postgres.Sql, retention: Retention, log: Logger): Promise<void> {
   if (!(await boss.getQueue(RETENTION_QUEUE))) await boss.createQueue(RETENTION_QUEUE, { policy: 'singleton' });
   await boss.schedule(RETENTION_QUEUE, '17 * * * *', null, { singletonKey: 'retention' });
   await boss.work(RETENTION_QUEUE, async () => {
-    const cutoff = new Date(Date.now() - retentionHours * 3_600_000);
-    const deleted = await purgeSentBefore(sql, cutoff);
-    log.info({ deleted, cutoff: cutoff.toISOString() }, 'retention: purged sent outbox rows');
+    const sentCutoff = hoursAgo(retention.sentRowsHours);
+    const deleted = await purgeSentBefore(sql, sentCutoff);
+    log.info({ deleted, cutoff: sentCutoff.toISOString() }, 'retention: purged sent outbox rows');
+    const keysCutoff = hoursAgo(retention.idempotencyKeysHours);
+    const keys = await purgeIdempotencyKeysBefore(sql, keysCutoff);
+    log.info({ deleted: keys, cutoff: keysCutoff.toISOString() }, 'retention: purged idempotency records');
   });
 }
