@@ -3,6 +3,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { allowedMethods } from './allowed-methods.ts';
 import { requireBearer, tokenCheck } from './auth.ts';
 import { DEFAULT_MAX_BODY_BYTES, type AppDeps, type AppEnv } from './context.ts';
 import { traceRequest } from './tracing.ts';
@@ -18,9 +19,9 @@ import { createUnitOfWork } from './unit-of-work.ts';
 export type { AppDeps } from './context.ts';
 export type App = OpenAPIHono<AppEnv>;
 
-function problemResponse(c: Context, problem: Problem): Response {
+function problemResponse(c: Context, problem: Problem, extraHeaders: Record<string, string> = {}): Response {
   const body: Problem = { ...problem, instance: c.req.path };
-  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE, ...extraHeaders };
   if (problem.status === 401) headers['WWW-Authenticate'] = 'Bearer';
   if (problem.status === 503) headers['Retry-After'] = '5';
   return new Response(JSON.stringify(body), { status: problem.status, headers });
@@ -58,7 +59,12 @@ export function createApp(deps: AppDeps): App {
     if (internal) deps.log.error({ err, method: c.req.method, path: c.req.path, status: problem.status }, 'request failed');
     return problemResponse(c, problem);
   });
-  app.notFound((c) => problemResponse(c, problemOf('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) => {
+    const allow = allowedMethods(app.routes, c.req.path);
+    if (allow.length === 0) return problemResponse(c, problemOf('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`));
+    return problemResponse(c, problemOf('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`),
+      { Allow: allow.join(', ') });
+  });
 
   app.use('/v1/*', requireBearer(tokenCheck(deps.tokens)));
   app.use('/v1/*', bodyLimit({

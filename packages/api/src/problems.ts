@@ -12,6 +12,7 @@ const PROBLEMS = {
   MALFORMED_JSON: { status: 400, slug: 'malformed-json', title: 'The request body is not valid JSON' },
   UNAUTHORIZED: { status: 401, slug: 'unauthorized', title: 'A valid bearer token is required' },
   NOT_FOUND: { status: 404, slug: 'not-found', title: 'Resource not found' },
+  METHOD_NOT_ALLOWED: { status: 405, slug: 'method-not-allowed', title: 'The resource does not support this method' },
   EMAIL_TAKEN: { status: 409, slug: 'email-taken', title: 'The email is already used by another partner' },
   PARTNER_DELETED: { status: 409, slug: 'partner-deleted', title: 'The partner is deleted' },
   INTEGRATION_REVOKED: { status: 409, slug: 'integration-revoked', title: 'The integration is already revoked' },

@@ -43,6 +43,8 @@ interface Case {
   type: string;
   /** For 400: the field paths named in `errors`. */
   paths?: string[];
+  /** The Allow header a 405 must carry (and no other answer may). */
+  allow?: string;
 }
 
 const create = (body: unknown): Req => ({ body });
@@ -73,6 +75,8 @@ const cases: Case[] = [
   { name: 'read: id is not a uuid', path: () => '/v1/partners/not-a-uuid', req: () => ({}), status: 400, type: 'validation-failed', paths: ['params.id'] },
   { name: 'read: no such partner', path: () => `/v1/partners/${MISSING}`, req: () => ({}), status: 404, type: 'not-found' },
   { name: 'unknown route', path: () => '/v1/nothing-here', req: () => ({}), status: 404, type: 'not-found' },
+  { name: 'known path, unsupported method', path: () => `/v1/partners/${MISSING}`, req: () => ({ method: 'PUT', body: { nombre: 'x' } }), status: 405, type: 'method-not-allowed', allow: 'DELETE, GET, HEAD, PATCH' },
+  { name: 'collection, unsupported method', path: () => '/v1/partners', req: () => ({ method: 'DELETE' }), status: 405, type: 'method-not-allowed', allow: 'GET, HEAD, POST' },
   { name: 'list integrations of no such partner', path: () => `/v1/partners/${MISSING}/integrations`, req: () => ({}), status: 404, type: 'not-found' },
   // list queries
   { name: 'list: estado outside the enum', path: () => '/v1/partners?estado=FOO', req: () => ({}), status: 400, type: 'validation-failed', paths: ['query.estado'] },
@@ -130,6 +134,7 @@ describe('bad requests', () => {
       expect(problem.errors).toBeUndefined();
     }
     if (c.status === 401) expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(res.headers.get('allow')).toBe(c.allow ?? null);
     expect(await counts(h.database)).toEqual(before);
   });
 
