@@ -30,7 +30,7 @@ export const commands: Command[] = [
   },
   {
     name: 'outbox',
-    summary: 'inspect and repair the outbox (status, list, show, retry, skip, purge)',
+    summary: 'inspect and repair the outbox (status, list, show, retry, skip, replay, purge, tail)',
     async run(args) {
       const { runOutbox } = await import('./outbox/index.ts');
       return runOutbox(args);
