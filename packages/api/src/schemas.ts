@@ -55,6 +55,8 @@ const cursor = z.string().min(1).max(200).optional()
 export const ListPartnersQuery = z.strictObject({
   estado: EstadoPartner.optional().openapi({ param: { name: 'estado', in: 'query' } }),
   estado_kyc: EstadoKyc.optional().openapi({ param: { name: 'estado_kyc', in: 'query' } }),
+  include_deleted: z.enum(['true', 'false']).default('false').transform((v) => v === 'true')
+    .openapi({ param: { name: 'include_deleted', in: 'query' }, description: 'also list soft-deleted partners (deleted_at set)' }),
   limit,
   cursor,
 });

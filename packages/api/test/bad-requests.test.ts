@@ -80,6 +80,7 @@ const cases: Case[] = [
   { name: 'list integrations of no such partner', path: () => `/v1/partners/${MISSING}/integrations`, req: () => ({}), status: 404, type: 'not-found' },
   // list queries
   { name: 'list: estado outside the enum', path: () => '/v1/partners?estado=FOO', req: () => ({}), status: 400, type: 'validation-failed', paths: ['query.estado'] },
+  { name: 'list: include_deleted not a boolean', path: () => '/v1/partners?include_deleted=yes', req: () => ({}), status: 400, type: 'validation-failed', paths: ['query.include_deleted'] },
   { name: 'list: limit 0', path: () => '/v1/partners?limit=0', req: () => ({}), status: 400, type: 'validation-failed', paths: ['query.limit'] },
   { name: 'list: limit not a number', path: () => '/v1/partners?limit=many', req: () => ({}), status: 400, type: 'validation-failed', paths: ['query.limit'] },
   { name: 'list: forged cursor', path: () => '/v1/partners?cursor=Zm9vYmFy', req: () => ({}), status: 400, type: 'validation-failed', paths: ['query.cursor'] },

@@ -109,6 +109,11 @@ describe('every endpoint writes exactly its outbox rows', () => {
     expect(rows[6]).toMatchObject({ event_type: 'PartnerEliminado', topic: TOPICS.partners, aggregate_version: 6 });
     expect(rows[6]!.payload.data).toEqual({ partner_id: partner.id, version: 6 });
     expect((await (await call(h.app, `/v1/partners/${partner.id}`)).json()).deleted_at).toBe(gone.deleted_at);
+    // Lists leave it out unless asked for deleted partners too.
+    const listed = async (query: string) => (await (await call(h.app, `/v1/partners?limit=100&${query}`)).json()).items.map((p: { id: string }) => p.id);
+    expect(await listed('')).not.toContain(partner.id);
+    expect(await listed('include_deleted=false')).not.toContain(partner.id);
+    expect(await listed('include_deleted=true&estado=INACTIVO')).toContain(partner.id);
 
     // Every row's payload encodes and decodes with its topic's Avro schema.
     for (const row of rows) expectRoundTrip(row);

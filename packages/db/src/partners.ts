@@ -71,7 +71,7 @@ export interface PartnerFilter {
   includeDeleted?: boolean;
 }
 
-/** Live partners in id order (uuid v7 ids: creation order), one page of keyset paging. */
+/** Live (or, asked, also deleted) partners in id order (uuid v7 ids: creation order), one page of keyset paging. */
 export async function listPartners(q: Queryable, f: PartnerFilter): Promise<Partner[]> {
   const where: SQL[] = [];
   if (!f.includeDeleted) where.push(isNull(partners.deletedAt));

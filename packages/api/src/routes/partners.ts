@@ -29,7 +29,7 @@ export const createPartnerRoute = createRoute({
 });
 
 export const listPartnersRoute = createRoute({
-  method: 'get', path: '/partners', tags, security: SECURITY, summary: 'List live partners, filtered by estado / estado_kyc, cursor-paged',
+  method: 'get', path: '/partners', tags, security: SECURITY, summary: 'List live partners (also deleted ones with include_deleted=true), filtered by estado / estado_kyc, cursor-paged',
   request: { query: ListPartnersQuery },
   responses: { 200: { description: 'one page of partners', content: json(PartnerPage) }, ...PROBLEM_RESPONSES },
 });
@@ -81,6 +81,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
       ...(q.estado ? { estado: q.estado } : {}),
       ...(q.estado_kyc ? { estadoKyc: q.estado_kyc } : {}),
       ...(after ? { after } : {}),
+      includeDeleted: q.include_deleted,
       limit: q.limit + 1,
     });
     const page = rows.slice(0, q.limit);
