@@ -1,4 +1,4 @@
-// The HTTP API: public health/docs, and /v1 behind a bearer token, body-size and
+// The HTTP API: public health/docs and the operator page shell, and /v1 behind a bearer token, body-size and
 // content-type gates. Every error leaves as RFC 9457 problem+json.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -13,6 +13,8 @@ import { mountDocs } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { validationHook } from './routes/hook.ts';
 import { integrationRoutes } from './routes/integrations.ts';
+import { operatorPage } from './routes/operator-page.ts';
+import { outboxRoutes } from './routes/outbox.ts';
 import { partnerRoutes } from './routes/partners.ts';
 import { createUnitOfWork } from './unit-of-work.ts';
 
@@ -78,7 +80,9 @@ export function createApp(deps: AppDeps): App {
   app.route('/v1', partnerRoutes(deps, uow, validationHook));
   app.route('/v1', integrationRoutes(deps, uow, validationHook));
   app.route('/v1', allianceRoutes(deps, validationHook));
+  app.route('/v1', outboxRoutes(deps, validationHook));
   app.route('/', healthRoutes(deps, validationHook));
+  app.route('/', operatorPage());
   mountDocs(app);
   return app;
 }

@@ -10,6 +10,8 @@ export interface AppDeps {
   /** Called after a write commits, with the partner ids that got outbox rows. Best effort. */
   onCommitted?: (aggregateIds: string[]) => void | Promise<void>;
   log: Logger;
+  /** The relay's shard count (RELAY_SHARDS), for the outbox status by shard; 4 by default. */
+  shards?: number;
   /** Largest accepted request body; 64 KiB by default. */
   maxBodyBytes?: number;
   /**

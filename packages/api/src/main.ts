@@ -76,6 +76,7 @@ export async function runApiProcess(): Promise<number> {
     tokens: config.API_TOKENS,
     log,
     maxBodyBytes: config.API_MAX_BODY_BYTES,
+    shards: config.RELAY_SHARDS,
     onCommitted: (ids) => waker.wake(ids),
   });
 

@@ -16,6 +16,7 @@ const PROBLEMS = {
   EMAIL_TAKEN: { status: 409, slug: 'email-taken', title: 'The email is already used by another partner' },
   PARTNER_DELETED: { status: 409, slug: 'partner-deleted', title: 'The partner is deleted' },
   INTEGRATION_REVOKED: { status: 409, slug: 'integration-revoked', title: 'The integration is already revoked' },
+  OUTBOX_ROW_NOT_PARKED: { status: 409, slug: 'outbox-row-not-parked', title: 'Only a parked outbox row can be retried or skipped' },
   VERSION_MISMATCH: { status: 412, slug: 'version-mismatch', title: 'The resource has changed since that version' },
   PAYLOAD_TOO_LARGE: { status: 413, slug: 'payload-too-large', title: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, slug: 'unsupported-media-type', title: 'The request body must be application/json' },

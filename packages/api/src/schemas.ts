@@ -132,3 +132,51 @@ export const ProblemSchema = z.object({
 
 export type PartnerDto = z.infer<typeof PartnerSchema>;
 export type IntegrationDto = z.infer<typeof IntegrationSchema>;
+
+// ── /v1/outbox: the operator page's data and actions ──────────────────────────────────
+
+export const OutboxIdParams = z.strictObject({
+  id: z.string().regex(/^[1-9]\d{0,18}$/, 'an outbox id is a positive integer')
+    .openapi({ param: { name: 'id', in: 'path' }, example: '42' }),
+});
+
+export const ParkedQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100).openapi({ param: { name: 'limit', in: 'query' }, example: 100 }),
+});
+
+export const RetryBody = z.strictObject({}).openapi('RetryOutboxRow');
+
+export const SkipBody = z.strictObject({
+  reason: text(500).openapi({ description: 'why this event will never be published; kept on the row' }),
+}).openapi('SkipOutboxRow');
+
+const StateCountsSchema = z.object({
+  pending: z.number().int(), backoff: z.number().int(), parked: z.number().int(), sent: z.number().int(), skipped: z.number().int(),
+}).openapi('OutboxStateCounts');
+
+export const OutboxStatusSchema = z.object({
+  totals: StateCountsSchema,
+  by_shard: z.array(z.object({ shard: z.number().int(), counts: StateCountsSchema })),
+  by_topic: z.array(z.object({ topic: z.string(), counts: StateCountsSchema })),
+  oldest_unsent: timestamp.nullable(),
+  publish_lag_seconds: z.number(),
+  parked_partners: z.array(z.object({ aggregate_id: z.string(), parked: z.number().int(), first_error: z.string().nullable() })),
+  active_drains: z.array(z.object({ shard: z.number().int(), started_on: timestamp })),
+}).openapi('OutboxStatus');
+
+export const OutboxRowSchema = z.object({
+  id: z.string(),
+  event_id: z.string(),
+  event_type: z.string(),
+  topic: z.string(),
+  aggregate_id: z.string(),
+  aggregate_version: z.number().int(),
+  state: z.enum(['pending', 'backoff', 'parked', 'sent', 'skipped']),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+  occurred_at: timestamp,
+  parked_at: timestamp.nullable(),
+  skip_reason: z.string().nullable(),
+}).openapi('OutboxRow');
+
+export const OutboxRowList = z.object({ items: z.array(OutboxRowSchema) }).openapi('OutboxRowList');

@@ -76,6 +76,35 @@ export async function outboxStatus(sql: postgres.Sql, shards: number): Promise<O
   return { groups, oldestUnsent: oldest?.at ?? null, parkedPartners, activeDrains };
 }
 
+export type StateCounts = Record<OutboxState, number>;
+
+export interface StateTotals {
+  totals: StateCounts;
+  byShard: { shard: number; counts: StateCounts }[];
+  byTopic: { topic: string; counts: StateCounts }[];
+}
+
+const noRows = (): StateCounts => ({ pending: 0, backoff: 0, parked: 0, sent: 0, skipped: 0 });
+
+/** Rows per state in all, per shard and per topic, from the status groups. */
+export function stateTotals(groups: readonly StatusGroup[]): StateTotals {
+  const totals = noRows();
+  const shards = new Map<number, StateCounts>();
+  const topics = new Map<string, StateCounts>();
+  for (const g of groups) {
+    totals[g.state] += g.count;
+    if (!shards.has(g.shard)) shards.set(g.shard, noRows());
+    if (!topics.has(g.topic)) topics.set(g.topic, noRows());
+    shards.get(g.shard)![g.state] += g.count;
+    topics.get(g.topic)![g.state] += g.count;
+  }
+  return {
+    totals,
+    byShard: [...shards].sort(([a], [b]) => a - b).map(([shard, counts]) => ({ shard, counts })),
+    byTopic: [...topics].sort(([a], [b]) => a.localeCompare(b)).map(([topic, counts]) => ({ topic, counts })),
+  };
+}
+
 export interface ListFilter {
   state?: OutboxState;
   eventType?: string;

@@ -1,4 +1,4 @@
-import { outboxStatus } from '@relevo/db';
+import { outboxStatus, stateTotals } from '@relevo/db';
 import type { Context } from './context.ts';
 import { parse } from '../args.ts';
 import { color, relative, table, toJson } from '../format.ts';
@@ -6,8 +6,7 @@ import { color, relative, table, toJson } from '../format.ts';
 export async function status(ctx: Context, args: string[]): Promise<number> {
   const { values } = parse(args, {});
   const s = await outboxStatus(ctx.sql, ctx.shards);
-  const totals = { pending: 0, backoff: 0, parked: 0, sent: 0, skipped: 0 };
-  for (const g of s.groups) totals[g.state] += g.count;
+  const { totals } = stateTotals(s.groups);
   const lagSeconds = s.oldestUnsent ? (Date.now() - s.oldestUnsent.getTime()) / 1000 : 0;
   if (values.json) {
     process.stdout.write(toJson({ totals, oldest_unsent: s.oldestUnsent, publish_lag_seconds: lagSeconds, groups: s.groups,

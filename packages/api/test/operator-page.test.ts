@@ -1,0 +1,175 @@
+// The /outbox operator page in headless Chromium (Debian's package, driven by playwright-core)
+// against a real API server and Postgres: sign in with a token, see the status and the parked
+// rows, click Retry and Skip, and check both what the page shows and what the database holds.
+// Also the /v1/outbox endpoints' refusals, which the page relies on.
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/index.ts';
+import { connectDatabase, recordFailures, type Database } from '@relevo/db';
+import { TOPICS } from '@relevo/events';
+import { createLogger } from '@relevo/runtime';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { createPartners } from '../../../test/support/writes.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Without the background-networking flags Chromium keeps calling hosts this closed network refuses.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const TOKEN = 'operator-page-token';
+
+describe('operator page /outbox', () => {
+  let tdb: TestDatabase;
+  let database: Database;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  let browser: Browser;
+  const woken: string[][] = [];
+  let partners: string[];
+  let rowOf: Record<string, string>;
+
+  /** Parks a partner's row the way the relay does after its last failed attempt. */
+  const park = (id: string, error: string) => database.sql.unsafe(recordFailures(), [[id], [error], [0], 1] as never[]);
+  const stateOf = async (id: string) =>
+    (await database.sql<{ parked: boolean; skipped: boolean; attempts: number; skip_reason: string | null }[]>`
+      select parked_at is not null as parked, skipped_at is not null as skipped, attempts, skip_reason from outbox where id = ${id}`)[0]!;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium); .ci/run does`);
+    tdb = await createTestDatabase('relevo_operator_page');
+    database = connectDatabase(tdb.url);
+    partners = await createPartners(database, 3);
+    const rows = await database.sql<{ id: string; aggregate_id: string }[]>`select id::text, aggregate_id from outbox order by id`;
+    rowOf = Object.fromEntries(rows.map((r) => [r.aggregate_id, r.id]));
+    await park(rowOf[partners[0]!]!, 'EVENT_SCHEMA_MISMATCH: data.version: "two" is not a long');
+    await park(rowOf[partners[1]!]!, 'Timeout: <script>alert("not run")</script>');
+    const app = createApp({
+      database, tokens: [TOKEN], log: createLogger('operator-page-test', 'silent'), shards: 4,
+      onCommitted: (ids) => { woken.push(ids); },
+    });
+    server = await new Promise((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => server?.close(r));
+    await database?.close();
+    await tdb?.drop();
+  });
+
+  const signIn = async (): Promise<Page> => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/outbox`);
+    await page.getByLabel('API token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('table', { name: 'Parked rows' }).getByRole('row').nth(1).waitFor();
+    expect(errors).toEqual([]);
+    return page;
+  };
+  const total = (page: Page, state: string) => page.locator(`#total-${state}`).textContent();
+  const message = (page: Page) => page.getByRole('status').textContent();
+
+  it('shows the status, the backlog per shard and topic, and the parked rows with their errors as text', async () => {
+    const page = await signIn();
+    expect(await total(page, 'parked')).toBe('2');
+    expect(await total(page, 'pending')).toBe('1');
+    const topics = page.getByRole('table', { name: 'Backlog per topic' });
+    expect(await topics.getByRole('row').nth(1).innerText()).toMatch(new RegExp(`${TOPICS.partners}\\s+1\\s+0\\s+2`));
+    expect(await page.getByRole('table', { name: 'Backlog per shard' }).getByRole('row').count()).toBeGreaterThan(1);
+    const parked = page.getByRole('table', { name: 'Parked rows' });
+    expect(await parked.getByRole('row').count()).toBe(3);
+    // An error holding markup is shown as text, not run or parsed.
+    expect(await parked.getByText('<script>alert("not run")</script>').count()).toBe(1);
+    expect(await page.locator('#parked script').count()).toBe(0);
+    await page.close();
+  });
+
+  it('Retry re-queues the parked row, wakes the relay for its partner and updates the page', async () => {
+    const id = rowOf[partners[0]!]!;
+    const page = await signIn();
+    woken.length = 0;
+    await page.getByRole('button', { name: `Retry row ${id}` }).click();
+    await page.getByRole('button', { name: `Retry row ${id}` }).waitFor({ state: 'detached' });
+    expect(await message(page)).toBe(`Row ${id} re-queued; the relay was woken.`);
+    expect(await total(page, 'parked')).toBe('1');
+    expect(await total(page, 'pending')).toBe('2');
+    expect(await stateOf(id)).toMatchObject({ parked: false, skipped: false, attempts: 0 });
+    expect(woken).toEqual([[partners[0]]]);
+    await page.close();
+  });
+
+  it('Skip asks for a reason, keeps the row as skipped with it, and releases the partner', async () => {
+    const id = rowOf[partners[1]!]!;
+    const page = await signIn();
+    page.once('dialog', (d) => void d.accept('  payload lost upstream, re-sent by hand  '));
+    await page.getByRole('button', { name: `Skip row ${id}` }).click();
+    await page.getByRole('button', { name: `Skip row ${id}` }).waitFor({ state: 'detached' });
+    expect(await message(page)).toBe(`Row ${id} skipped; its partner is released.`);
+    expect(await total(page, 'skipped')).toBe('1');
+    expect(await page.locator('#no-parked').isVisible()).toBe(true);
+    expect(await stateOf(id)).toMatchObject({ skipped: true, skip_reason: 'payload lost upstream, re-sent by hand' });
+    await page.close();
+  });
+
+  it('a refused token sends the operator back to the sign-in form', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/outbox`);
+    await page.getByLabel('API token').fill('wrong-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('API token').waitFor();
+    expect(await message(page)).toMatch(/^The token was refused: the bearer token is not valid/);
+    expect(await page.locator('#dashboard').isVisible()).toBe(false);
+    await page.close();
+  });
+
+  it('serves the page shell without a token, with a nonce-only content security policy', async () => {
+    const res = await fetch(`${base}/outbox`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+    expect(nonce).toBeDefined();
+    expect(csp).toContain("default-src 'none'");
+    const html = await res.text();
+    expect(html).toContain(`<script nonce="${nonce}">`);
+    expect(html).not.toContain(partners[0]);
+  });
+
+  describe('the /v1/outbox endpoints refuse what they cannot do, changing nothing', () => {
+    const call = (path: string, body?: unknown, token: string | null = TOKEN) => fetch(`${base}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const cases: { name: string; path: () => string; body?: unknown; token?: null; status: number; type: string; paths?: string[] }[] = [
+      { name: 'status without a token', path: () => '/v1/outbox/status', token: null, status: 401, type: 'unauthorized' },
+      { name: 'retry without a token', path: () => `/v1/outbox/${rowOf[partners[2]!]}/retry`, body: {}, token: null, status: 401, type: 'unauthorized' },
+      { name: 'retry: id not a number', path: () => '/v1/outbox/abc/retry', body: {}, status: 400, type: 'validation-failed', paths: ['params.id'] },
+      { name: 'retry: unknown field', path: () => `/v1/outbox/${rowOf[partners[2]!]}/retry`, body: { force: true }, status: 400, type: 'validation-failed', paths: ['body.force'] },
+      { name: 'retry: no such row', path: () => '/v1/outbox/999999/retry', body: {}, status: 404, type: 'not-found' },
+      { name: 'retry: row is pending, not parked', path: () => `/v1/outbox/${rowOf[partners[2]!]}/retry`, body: {}, status: 409, type: 'outbox-row-not-parked' },
+      { name: 'skip: no reason', path: () => `/v1/outbox/${rowOf[partners[2]!]}/skip`, body: {}, status: 400, type: 'validation-failed', paths: ['body.reason'] },
+      { name: 'skip: blank reason', path: () => `/v1/outbox/${rowOf[partners[2]!]}/skip`, body: { reason: '   ' }, status: 400, type: 'validation-failed', paths: ['body.reason'] },
+      { name: 'skip: row is pending, not parked', path: () => `/v1/outbox/${rowOf[partners[2]!]}/skip`, body: { reason: 'x' }, status: 409, type: 'outbox-row-not-parked' },
+      { name: 'parked: limit too large', path: () => '/v1/outbox/parked?limit=5000', status: 400, type: 'validation-failed', paths: ['query.limit'] },
+    ];
+
+    it.each(cases)('$name → $status', async (c) => {
+      const before = await database.sql`select id, parked_at, skipped_at, attempts, skip_reason from outbox order by id`;
+      const res = await call(c.path(), c.body, c.token === null ? null : TOKEN);
+      const problem = await res.json() as { type: string; detail: string; errors?: { path: string }[] };
+      expect(res.status, problem.detail).toBe(c.status);
+      expect(problem.type).toBe(`urn:relevo:problem:${c.type}`);
+      if (c.paths) expect(problem.errors?.map((e) => e.path)).toEqual(c.paths);
+      if (c.status === 409) expect(problem.detail).toMatch(/is pending, not parked/);
+      expect(await database.sql`select id, parked_at, skipped_at, attempts, skip_reason from outbox order by id`).toEqual(before);
+    });
+  });
+});
