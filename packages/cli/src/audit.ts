@@ -1,6 +1,6 @@
 // `relevo audit`: the consumers' audit trail of relevo's own events, newest first.
 import { z } from 'zod';
-import { connectDatabase, listAuditEvents } from '@relevo/db';
+import { connectSql, listAuditEvents } from '@relevo/db/sql';
 import { env, parseEnv } from '@relevo/runtime';
 import { parse, parseId, parsePositive, parseTime, parseUuid } from './args.ts';
 import { CliError } from './errors.ts';
@@ -33,9 +33,9 @@ export async function runAudit(args: string[]): Promise<number> {
     ...(values.cursor ? { before: parseId(values.cursor) } : {}),
   };
   const config = parseEnv(z.object({ DATABASE_URL: env.databaseUrl }));
-  const database = connectDatabase(config.DATABASE_URL, { max: 1, applicationName: 'relevo-cli' });
+  const sql = connectSql(config.DATABASE_URL, { max: 1, applicationName: 'relevo-cli' });
   try {
-    const rows = await listAuditEvents(database.sql, filter).catch((err: Error & { code?: string }) => {
+    const rows = await listAuditEvents(sql, filter).catch((err: Error & { code?: string }) => {
       if (err.code === '42P01') throw new CliError('UNAVAILABLE', 'no audit table: run `relevo db migrate` first');
       throw new CliError('UNAVAILABLE', `cannot read the audit trail: ${err.message}`);
     });
@@ -54,6 +54,6 @@ export async function runAudit(args: string[]): Promise<number> {
     if (next) process.stdout.write(`more: --cursor ${next}\n`);
     return 0;
   } finally {
-    await database.close();
+    await sql.end({ timeout: 5 });
   }
 }

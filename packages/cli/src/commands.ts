@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { migrateDatabase } from '@relevo/db';
 import { env, parseEnv } from '@relevo/runtime';
 
 export interface Command {
@@ -15,6 +14,7 @@ export const commands: Command[] = [
     summary: 'apply pending database migrations (idempotent)',
     async run() {
       const config = parseEnv(z.object({ DATABASE_URL: env.databaseUrl }));
+      const { migrateDatabase } = await import('@relevo/db');
       await migrateDatabase(config.DATABASE_URL);
       process.stdout.write('db: migrations applied\n');
       return 0;

@@ -5,7 +5,7 @@
 // down past the retries, the event is nacked (and, after its redeliveries, dead-lettered to
 // eventos-partners-relevo-alerts-dlq), so no alert is silently lost.
 import type postgres from 'postgres';
-import { claimInbox } from '@relevo/db';
+import { claimInbox } from '@relevo/db/sql';
 import { decodeEvent, TOPICS, type IntegrationEvent } from '@relevo/events';
 import { formatMessageId } from '@relevo/pulsar';
 import type { Logger } from '@relevo/runtime';

@@ -4,7 +4,7 @@
 // nothing; a type without a handler is recorded as unhandled; a handler that keeps throwing
 // sends the message to gestion-de-alianzas-dlq (see runner.ts).
 import type postgres from 'postgres';
-import { claimInbox, insertPartnerAllianceEvent, recordDeadLettered, type SqlRunner } from '@relevo/db';
+import { claimInbox, insertPartnerAllianceEvent, recordDeadLettered, type SqlRunner } from '@relevo/db/sql';
 import { TOPICS } from '@relevo/events';
 import { formatMessageId, type Message } from '@relevo/pulsar';
 import { ALLIANCE_EVENT_TYPES } from './alliance-schema.ts';

@@ -1,7 +1,7 @@
 // Audit: every event on relevo's own topics, stored once per (event id, topic) with how the
 // broker delivered it. Insert … on conflict do nothing, then acknowledge: a redelivered or
 // duplicated message leaves the one row that is already there.
-import { insertAuditEvent, type SqlRunner } from '@relevo/db';
+import { insertAuditEvent, type SqlRunner } from '@relevo/db/sql';
 import { decodeEvent, type OwnTopic } from '@relevo/events';
 import { formatMessageId, type Message } from '@relevo/pulsar';
 import type { ConsumerSpec, HandleResult } from './runner.ts';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connectDatabase } from '@relevo/db';
+import { connectSql } from '@relevo/db/sql';
 import { createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
 import { loadAlertRules } from './alert-rules.ts';
@@ -18,7 +18,7 @@ export async function runConsumersProcess(): Promise<number> {
   const rules = config.CONSUMERS.includes('alerts') ? loadAlertRules(config.ALERT_RULES) : [];
   const log = createLogger('consumers', config.LOG_LEVEL);
   const tracing = await startTracing('relevo-consumers', log);
-  const database = connectDatabase(config.DATABASE_URL, { max: config.CONSUMER_CONCURRENCY * 4 + 2, applicationName: 'relevo-consumers' });
+  const sql = connectSql(config.DATABASE_URL, { max: config.CONSUMER_CONCURRENCY * 4 + 2, applicationName: 'relevo-consumers' });
   const client = createClient({
     serviceUrl: config.BROKER_URL,
     ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}),
@@ -31,7 +31,7 @@ export async function runConsumersProcess(): Promise<number> {
       config.ALERT_WEBHOOK_URL ? 'alert rules loaded' : 'alert rules loaded; no ALERT_WEBHOOK_URL: alerts are only logged');
   }
   const consumers = await startConsumers({
-    client, sql: database.sql, namespace: config.PULSAR_NAMESPACE, log, metrics,
+    client, sql, namespace: config.PULSAR_NAMESPACE, log, metrics,
     enabled: config.CONSUMERS,
     maxRedeliveries: config.CONSUMER_MAX_REDELIVERIES,
     nackDelayMs: config.CONSUMER_NACK_DELAY_MS,
@@ -50,7 +50,7 @@ export async function runConsumersProcess(): Promise<number> {
     registry: metrics.registry,
     ready: async () => {
       if (!consumers.ready()) return false;
-      await database.sql`select 1`;
+      await sql`select 1`;
       return true;
     },
   });
@@ -65,7 +65,7 @@ export async function runConsumersProcess(): Promise<number> {
       await consumers.stop();
       await tracing.shutdown();
       await client.close();
-      await database.close();
+      await sql.end({ timeout: 5 });
     });
   });
 }

@@ -1,5 +1,6 @@
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { connectSql, type ConnectOptions } from './pool.ts';
 import * as schema from './schema.ts';
 
 export type Db = PostgresJsDatabase<typeof schema>;
@@ -11,23 +12,6 @@ export interface Database {
   /** drizzle over the same pool, for the typed write path and queries. */
   db: Db;
   close(): Promise<void>;
-}
-
-export interface ConnectOptions {
-  max?: number;
-  applicationName?: string;
-  onnotice?: (n: postgres.Notice) => void;
-}
-
-/** A postgres.js pool as relevo configures it everywhere. */
-export function connectSql(url: string, opts: ConnectOptions = {}): postgres.Sql {
-  return postgres(url, {
-    max: opts.max ?? 10,
-    connection: { application_name: opts.applicationName ?? 'relevo' },
-    onnotice: opts.onnotice ?? (() => {}),
-    // bigint columns (outbox ids, sequences) come back as JS bigint, never a lossy number.
-    types: { bigint: postgres.BigInt },
-  });
 }
 
 /**

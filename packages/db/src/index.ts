@@ -1,15 +1,10 @@
+// Everything: the drizzle-free SQL entry, plus the typed write path over drizzle (schema,
+// partners, integrations, idempotency, appendToOutbox) and the migrations.
+export * from './sql.ts';
 export * from './client.ts';
 export * from './migrate.ts';
 export * from './outbox.ts';
-export * from './shards.ts';
-export * from './drain-queue.ts';
-export * from './relay-plans.ts';
-export * from './outbox-admin.ts';
-export * from './outbox-queries.ts';
 export * as tables from './schema.ts';
 export * from './partners.ts';
 export * from './integrations.ts';
 export * from './idempotency.ts';
-export * from './consumer-audit.ts';
-export * from './consumer-inbox.ts';
-export * from './consumer-alliances.ts';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connectDatabase } from '@relevo/db';
+import { connectSql } from '@relevo/db/sql';
 import { createAdmin, createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
 import { loadRelayConfig } from './config.ts';
@@ -14,7 +14,7 @@ export async function runRelayProcess(): Promise<number> {
   const config = loadRelayConfig();
   const log = createLogger('relay', config.LOG_LEVEL);
   const tracing = await startTracing('relevo-relay', log);
-  const database = connectDatabase(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
+  const sql = connectSql(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
   // One CA for both the binary protocol and the admin REST calls.
   const ca = config.PULSAR_TLS_CA_FILE ? readFileSync(config.PULSAR_TLS_CA_FILE) : undefined;
   const client = createClient({
@@ -23,7 +23,7 @@ export async function runRelayProcess(): Promise<number> {
     ...(ca ? { tls: { ca } } : {}),
     logger: log,
   });
-  const metrics = createRelayMetrics(database.sql, config.RELAY_SHARDS);
+  const metrics = createRelayMetrics(sql, config.RELAY_SHARDS);
 
   const dedup = await createAdmin(config.PULSAR_ADMIN_URL, { ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}), ...(ca ? { ca } : {}) })
     .deduplicationStatus(config.PULSAR_NAMESPACE)
@@ -38,7 +38,7 @@ export async function runRelayProcess(): Promise<number> {
   const producers = new ProducerPool({ client, namespace: config.PULSAR_NAMESPACE, idleMs: config.RELAY_PRODUCER_IDLE_MS });
   const worker = await startRelayWorker({
     databaseUrl: config.DATABASE_URL,
-    sql: database.sql,
+    sql,
     producers,
     log,
     metrics,
@@ -50,7 +50,7 @@ export async function runRelayProcess(): Promise<number> {
     backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
     backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,
   });
-  await scheduleRetention(worker.boss, database.sql, {
+  await scheduleRetention(worker.boss, sql, {
     sentRowsHours: config.RELAY_RETENTION_HOURS,
     idempotencyKeysHours: config.IDEMPOTENCY_KEY_RETENTION_HOURS,
   }, log);
@@ -59,7 +59,7 @@ export async function runRelayProcess(): Promise<number> {
     port: config.METRICS_PORT,
     registry: metrics.registry,
     ready: async () => {
-      await database.sql`select 1`;
+      await sql`select 1`;
       return true;
     },
   });
@@ -71,7 +71,7 @@ export async function runRelayProcess(): Promise<number> {
       await worker.stop();
       await tracing.shutdown();
       await client.close();
-      await database.close();
+      await sql.end({ timeout: 5 });
     });
   });
 }

@@ -1,5 +1,5 @@
 // Outbox row → Pulsar message. Pure: the relay passes rows in and sends what comes out.
-import type { ClaimedRow } from '@relevo/db';
+import type { ClaimedRow } from '@relevo/db/sql';
 import { encodeEvent, type IntegrationEvent } from '@relevo/events';
 import type { OutgoingMessage } from '@relevo/pulsar';
 

@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { backlogByShard } from '@relevo/db';
+import { backlogByShard } from '@relevo/db/sql';
 
 export interface RelayMetrics {
   registry: Registry;

@@ -1,6 +1,6 @@
 // The relay's span for one row: a producer span, child of the trace context the API wrote
 // into the row, ended when the broker's receipt (or the failure) comes back.
-import type { ClaimedRow } from '@relevo/db';
+import type { ClaimedRow } from '@relevo/db/sql';
 import { SpanKind, contextFromHeaders, startSpan, type Span } from '@relevo/runtime';
 
 export function startPublishSpan(row: ClaimedRow, shard: number): Span {

@@ -2,7 +2,7 @@
 // and the stored first responses of idempotent POSTs (a retry after that is a new request).
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
-import { purgeIdempotencyKeysBefore, purgeSentBefore } from '@relevo/db';
+import { purgeIdempotencyKeysBefore, purgeSentBefore } from '@relevo/db/sql';
 import type { Logger } from '@relevo/runtime';
 
 export const RETENTION_QUEUE = 'relevo-retention';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { connectDatabase, createBoss, ensureDrainQueue, wakeShards } from '@relevo/db';
+import { connectSql, createBoss, ensureDrainQueue, wakeShards } from '@relevo/db/sql';
 import { env, parseEnv } from '@relevo/runtime';
 import { CliError } from '../errors.ts';
 import type { Context } from './context.ts';
@@ -36,10 +36,10 @@ export async function runOutbox(args: string[]): Promise<number> {
     throw new CliError('USAGE', `unknown outbox command "${name}"`);
   }
   const config = parseEnv(z.object({ DATABASE_URL: env.databaseUrl, RELAY_SHARDS: env.positiveInt(4) }));
-  const database = connectDatabase(config.DATABASE_URL, { max: 2, applicationName: 'relevo-cli' });
+  const sql = connectSql(config.DATABASE_URL, { max: 2, applicationName: 'relevo-cli' });
   let boss: ReturnType<typeof createBoss> | undefined;
   const ctx: Context = {
-    sql: database.sql,
+    sql,
     shards: config.RELAY_SHARDS,
     async wake(shards) {
       boss ??= createBoss(config.DATABASE_URL);
@@ -49,12 +49,12 @@ export async function runOutbox(args: string[]): Promise<number> {
     },
   };
   try {
-    await database.sql`select 1`.catch((err: Error) => {
+    await sql`select 1`.catch((err: Error) => {
       throw new CliError('UNAVAILABLE', `cannot reach the database: ${err.message}`);
     });
     return await sub.run(ctx, rest);
   } finally {
     await boss?.stop({ graceful: false }).catch(() => undefined);
-    await database.close();
+    await sql.end({ timeout: 5 });
   }
 }

@@ -1,4 +1,4 @@
-import { OUTBOX_STATES, listOutbox, type OutboxState } from '@relevo/db';
+import { OUTBOX_STATES, listOutbox, type OutboxState } from '@relevo/db/sql';
 import { CliError } from '../errors.ts';
 import { parse, parseId, parsePositive, parseTime, parseUuid } from '../args.ts';
 import { relative, stateColor, table, toJson } from '../format.ts';

@@ -1,4 +1,4 @@
-import { findOutboxRows, purgeSentBefore, retryParked, shardOf, skipParked } from '@relevo/db';
+import { findOutboxRows, purgeSentBefore, retryParked, shardOf, skipParked } from '@relevo/db/sql';
 import { CliError } from '../errors.ts';
 import { parse, parseId, parseTime, parseUuid, parsePositive } from '../args.ts';
 import { progress, toJson } from '../format.ts';

@@ -3,7 +3,7 @@
 // interrupted replay resumes with --after.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { countSentForReplay, listSentForReplay, type ReplaySelection } from '@relevo/db';
+import { countSentForReplay, listSentForReplay, type ReplaySelection } from '@relevo/db/sql';
 import { encodeEvent, type IntegrationEvent } from '@relevo/events';
 import { createClient, type Producer } from '@relevo/pulsar';
 import { messageProperties, topicUrl } from '@relevo/relay';

@@ -1,4 +1,4 @@
-import { blockingRow, findOutboxRows, type OutboxRecord } from '@relevo/db';
+import { blockingRow, findOutboxRows, type OutboxRecord } from '@relevo/db/sql';
 import { decodeEvent, encodeEvent, type IntegrationEvent } from '@relevo/events';
 import { messageProperties } from '@relevo/relay';
 import { CliError } from '../errors.ts';

@@ -1,4 +1,4 @@
-import { outboxStatus, stateTotals } from '@relevo/db';
+import { outboxStatus, stateTotals } from '@relevo/db/sql';
 import type { Context } from './context.ts';
 import { parse } from '../args.ts';
 import { color, relative, table, toJson } from '../format.ts';

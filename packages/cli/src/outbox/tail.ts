@@ -1,6 +1,6 @@
 // Follows events as the relay marks them sent: one line each (NDJSON with --json), with the
 // commit → broker receipt latency, until Ctrl-C.
-import { followSent, type OutboxRecord } from '@relevo/db';
+import { followSent, type OutboxRecord } from '@relevo/db/sql';
 import { parse, parseUuid } from '../args.ts';
 import { color } from '../format.ts';
 import type { Context } from './context.ts';
