@@ -40,6 +40,20 @@ describe('relay under faults', () => {
     waker = await startWaker(tdb.url, 4);
   });
 
+  /** Drains, stops the relay (exit 0 on SIGTERM), and checks every partner's versions arrived once, in order. */
+  const drainAndCheck = async (relay: RelayProcess, namespace: string, partners: number, versions: number, timeoutMs?: number) => {
+    try {
+      await waitUntilDrained(database, relay, timeoutMs);
+    } finally {
+      relay.child.kill('SIGTERM');
+    }
+    expect(await relay.exited).toBe(0);
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    const received = await collect(consumer, TOPICS.partners, partners * versions, 5_000);
+    await consumer.close();
+    expectExactlyOnceInOrder(received, partners, versions);
+  };
+
   afterAll(async () => {
     await waker?.stop();
     await client?.close();
@@ -59,17 +73,36 @@ describe('relay under faults', () => {
       await relay.exited;
     }
     await load;
-    const final = spawnRelay(env);
+    await drainAndCheck(spawnRelay(env), namespace, 1000, 20);
+  });
+
+  it('counts no attempt while the broker is unreachable: nothing parks during an outage', async () => {
+    const namespace = await createTestNamespace();
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    expect(await stopBroker({ quiet: true })).toBe(true);
+    let relay: RelayProcess | undefined;
     try {
-      await waitUntilDrained(database, final);
+      const ids = await createPartners(database, 50, waker.wake);
+      await updateConcurrently(database, ids, 3, 2, waker.wake);
+      // With one attempt allowed, a single failure counted against the rows would park them.
+      relay = spawnRelay({ DATABASE_URL: tdb.url, PULSAR_NAMESPACE: namespace, RELAY_MAX_ATTEMPTS: '1' });
+      const deadline = Date.now() + 90_000;
+      while (!relay.output().includes('broker unavailable')) {
+        if (relay.child.exitCode !== null || Date.now() > deadline) throw new Error(`no broker-unavailable run; output:\n${relay.output().slice(-4000)}`);
+        await sleep(250);
+      }
+      const [rows] = await database.sql<{ unsent: number; tried: number; parked: number }[]>`
+        select count(*)::int as unsent, count(*) filter (where attempts > 0)::int as tried,
+               count(*) filter (where parked_at is not null)::int as parked
+          from outbox where sent_at is null`;
+      expect(rows).toEqual({ unsent: 200, tried: 0, parked: 0 });
+    } catch (err) {
+      relay?.child.kill('SIGTERM');
+      throw err;
     } finally {
-      final.child.kill('SIGTERM');
+      await startBroker({ quiet: true });
     }
-    expect(await final.exited).toBe(0);
-    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
-    const received = await collect(consumer, TOPICS.partners, 20_000, 5_000);
-    await consumer.close();
-    expectExactlyOnceInOrder(received, 1000, 20);
+    await drainAndCheck(relay, namespace, 50, 4, 120_000);
   });
 
   it('recovers by itself from a broker restart and killed database connections during load', async () => {
@@ -89,14 +122,10 @@ describe('relay under faults', () => {
         await sleep(700);
       }
       await load;
-      await waitUntilDrained(database, relay, 180_000);
-    } finally {
+    } catch (err) {
       relay.child.kill('SIGTERM');
+      throw err;
     }
-    expect(await relay.exited).toBe(0);
-    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
-    const received = await collect(consumer, TOPICS.partners, 5_000, 5_000);
-    await consumer.close();
-    expectExactlyOnceInOrder(received, 200, 25);
+    await drainAndCheck(relay, namespace, 200, 25, 180_000);
   });
 });

@@ -3,9 +3,9 @@
 import type postgres from 'postgres';
 import {
   claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, shardRange, type ClaimedRow,
-} from '@relevo/db';
+} from '@relevo/db/sql';
 import { OWN_TOPICS } from '@relevo/events';
-import { PulsarError, formatMessageId, type SendReceipt } from '@relevo/pulsar';
+import { PulsarError, formatMessageId, isRetriable, type SendReceipt } from '@relevo/pulsar';
 import { endSpanWithError, traceHeadersOf, type Logger, type Span } from '@relevo/runtime';
 import { backoffMs } from './backoff.ts';
 import { toOutgoingMessage } from './message.ts';
@@ -50,6 +50,16 @@ export class ShardBusyError extends Error {
 /** The connection that held the shard's lock was replaced: stop, another relay may own it now. */
 export class FenceLostError extends Error {
   readonly code = 'FENCE_LOST';
+}
+
+/**
+ * No producer could be created because the broker is unreachable or not ready. Not the
+ * rows' fault, so no attempt is counted: the run stops, its rows stay in hand and go first,
+ * with the same sequence ids, once the broker is back. (Counted as attempts, an outage of a
+ * few minutes would park every row.)
+ */
+export class BrokerUnavailableError extends Error {
+  readonly code = 'BROKER_UNAVAILABLE';
 }
 
 interface BatchResult {
@@ -121,6 +131,7 @@ async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<void> 
       if (err instanceof PulsarError && err.code === 'ProducerBusy') {
         throw new ShardBusyError(`shard ${shard}: producer for ${topic} is held by another relay`);
       }
+      if (isRetriable(err)) throw new BrokerUnavailableError(`shard ${shard}: no producer for ${topic}: ${describe(err)}`, { cause: err });
       deps.log.error({ err, shard, topic }, 'cannot create producer; rows for this topic will fail and back off');
     }
   }
@@ -148,7 +159,18 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
       pending.push({ row, span, receipt: producer.send(message) });
     } catch (err) {
       endSpanWithError(span, err);
-      if (err instanceof PulsarError && err.code === 'ProducerBusy') throw new ShardBusyError(err.message);
+      const stop = err instanceof PulsarError && err.code === 'ProducerBusy' ? new ShardBusyError(err.message)
+        : isRetriable(err) ? new BrokerUnavailableError(`shard ${shard}: no producer for ${row.topic}: ${describe(err)}`, { cause: err })
+          : undefined;
+      if (stop) {
+        // Sends already made stay unmarked (their rows are re-sent, deduplicated, next run):
+        // their outcome no longer matters here, and must not surface as an unhandled rejection.
+        for (const p of pending) {
+          p.receipt.catch(() => undefined);
+          p.span.end();
+        }
+        throw stop;
+      }
       blocked.add(row.aggregate_id);
       result.failed.push({ row, error: describe(err) });
     }

@@ -4,9 +4,9 @@
 import { hostname } from 'node:os';
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
-import { DRAIN_QUEUE, connectSql, createBoss, drainKey, ensureDrainQueue, ensureShards, wakeShards } from '@relevo/db';
+import { DRAIN_QUEUE, connectSql, createBoss, drainKey, ensureDrainQueue, ensureShards, wakeShards } from '@relevo/db/sql';
 import type { Logger } from '@relevo/runtime';
-import { FenceLostError, ShardBusyError, drainShard, type DrainDeps } from './drain.ts';
+import { BrokerUnavailableError, FenceLostError, ShardBusyError, drainShard, type DrainDeps } from './drain.ts';
 import type { ProducerPool } from './producers.ts';
 import type { RelayMetrics } from './metrics.ts';
 
@@ -96,6 +96,13 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         await conn.unsafe('select pg_advisory_unlock($1, $2)', [SHARD_LOCK_SPACE, shard]).catch(() => undefined);
       }
     } catch (err) {
+      if (err instanceof BrokerUnavailableError) {
+        o.metrics.drainRun(shard, 'broker_unavailable');
+        o.log.warn({ shard, reason: err.message, retryInMs: busyDelayMs }, 'broker unavailable: rows stay in hand, no attempt counted');
+        await o.producers.closeShard(shard);
+        if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
+        return;
+      }
       if (err instanceof ShardBusyError || err instanceof FenceLostError) {
         o.metrics.drainRun(shard, err.code === 'SHARD_BUSY' ? 'busy' : 'fence_lost');
         o.log.info({ shard, reason: err.message }, 'shard not ours right now: backing off');
