@@ -9,6 +9,9 @@ RUN pnpm install --frozen-lockfile --prod
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# A smaller young generation and fewer malloc arenas: the relay's peak RSS while draining a
+# million rows falls from ~430 to ~250 MiB at the same rate (README, Benchmarks).
+ENV NODE_OPTIONS=--max-semi-space-size=8 MALLOC_ARENA_MAX=2
 COPY --from=deps /app /app
 COPY migrations ./migrations
 USER node

@@ -15,6 +15,7 @@ export interface E2EOptions {
   relays?: number;
   shards?: number;
   batchSize?: number;
+  /** Replaces the shipped NODE_OPTIONS (SHIPPED_ENV) of the relay(s), to compare settings. */
   nodeOptions?: string;
   /** Write a V8 CPU profile of the (first) relay and summarise it. */
   profile?: boolean;
@@ -63,7 +64,8 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
       const nodeArgs = opts.profile && i === 0 ? ['--cpu-prof', '--cpu-prof-dir', profileDir!] : [];
       children.push(spawnRelevo('relay', {
         DATABASE_URL: db.url, PULSAR_NAMESPACE: namespace, RELAY_SHARDS: String(shards), RELAY_BATCH_SIZE: String(batchSize),
-        RELAY_RUN_BUDGET_MS: '10000', RELAY_PRODUCER_IDLE_MS: '30000', NODE_OPTIONS: opts.nodeOptions ?? '', ...opts.env,
+        RELAY_RUN_BUDGET_MS: '10000', RELAY_PRODUCER_IDLE_MS: '30000',
+        ...(opts.nodeOptions !== undefined ? { NODE_OPTIONS: opts.nodeOptions } : {}), ...opts.env,
       }, nodeArgs));
     }
     let firstSent: number | undefined;
