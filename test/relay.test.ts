@@ -1,7 +1,7 @@
 // The relay in-process against the real Postgres and the real broker: order per partner,
 // a poison row parked while everything else flows, and two relays sharing the shards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, retryParked, wakeShards, type Database } from '@relevo/db';
+import { connectDatabase, retryParked, shardOf, wakeShards, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
 import { ProducerPool, createRelayMetrics, startRelayWorker, topicUrl, type RelayWorker } from '@relevo/relay';
@@ -23,16 +23,23 @@ interface RunningRelay {
   stop(): Promise<void>;
 }
 
-async function startRelay(database: Database, url: string, namespace: string, relayId: string): Promise<RunningRelay> {
+async function startRelay(
+  database: Database, url: string, namespace: string, relayId: string, timing: { idleLingerMs?: number; runBudgetMs?: number } = {},
+): Promise<RunningRelay> {
   const client = createClient({ serviceUrl });
   const metrics = createRelayMetrics(database.sql, SHARDS);
   const worker = await startRelayWorker({
     databaseUrl: url, sql: database.sql, log, metrics, relayId,
     producers: new ProducerPool({ client, namespace, idleMs: 500 }),
-    shards: SHARDS, batchSize: 200, runBudgetMs: 2_000, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
-    busyDelayMs: 200,
+    shards: SHARDS, batchSize: 200, runBudgetMs: timing.runBudgetMs ?? 2_000, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
+    busyDelayMs: 200, idleLingerMs: timing.idleLingerMs ?? 0,
   });
   return { worker, client, metrics, stop: async () => { await worker.stop(); await client.close(); } };
+}
+
+async function drainRuns(relay: RunningRelay, shard: number): Promise<number> {
+  const metric = await relay.metrics.registry.getSingleMetric('relevo_relay_drain_runs_total')!.get();
+  return metric.values.filter((v) => v.labels.shard === String(shard)).reduce((sum, v) => sum + v.value, 0);
 }
 
 async function publishedTotal(relay: RunningRelay): Promise<number> {
@@ -111,6 +118,30 @@ describe('relay', () => {
       await wakeShards(relay.worker.boss, Array.from({ length: SHARDS }, (_, s) => s));
       const released = await collect(consumer, TOPICS.partners, 2);
       expect(released.map((r) => (r.event.data as { version: number }).version).map(Number)).toEqual([2, 3]);
+    } finally {
+      await consumer.close();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it('a run lingering on its emptied shard publishes new commits at once, with no new drain run', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    // Linger and budget far beyond the test's timeout: stop() must end the lingering run itself.
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-linger', { idleLingerMs: 600_000, runBudgetMs: 600_000 });
+    try {
+      const [partner] = await createPartners(database, 1, waker.wake);
+      expect(await collect(consumer, TOPICS.partners, 1)).toHaveLength(1);
+      const shard = shardOf(partner!, SHARDS);
+      const runs = await drainRuns(relay, shard);
+      // No drain job is asked for from here on: only the commit notification can wake the run.
+      for (let version = 2; version <= 4; version++) {
+        await updatePartner(database, partner!);
+        const [received] = await collect(consumer, TOPICS.partners, 1, 10_000);
+        expect(Number((received!.event.data as { version: number }).version)).toBe(version);
+      }
+      expect(await drainRuns(relay, shard)).toBe(runs);
     } finally {
       await consumer.close();
       await relay.stop();

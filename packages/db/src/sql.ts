@@ -4,6 +4,7 @@
 // ~0.5 s and ~75 MiB of a process's memory at start.
 export * from './pool.ts';
 export * from './shards.ts';
+export * from './commit-channel.ts';
 export * from './drain-queue.ts';
 export * from './relay-plans.ts';
 export * from './outbox-admin.ts';

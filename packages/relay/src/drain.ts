@@ -9,6 +9,7 @@ import { PulsarError, formatMessageId, isRetriable, type SendReceipt } from '@re
 import { endSpanWithError, traceHeadersOf, type Logger, type Span } from '@relevo/runtime';
 import { backoffMs } from './backoff.ts';
 import { toOutgoingMessage } from './message.ts';
+import type { CommitSignal } from './commit-signal.ts';
 import { startPublishSpan } from './publish-span.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { ProducerPool } from './producers.ts';
@@ -29,6 +30,9 @@ export interface DrainDeps {
   maxAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** Commits announced for the shard, and how long an emptied run waits for one before it ends. */
+  commits?: CommitSignal;
+  idleLingerMs?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -84,8 +88,13 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   try {
     for (;;) {
       if (rows.length === 0) {
+        const seen = deps.commits?.generation(shard) ?? 0;
         rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, deps.batchSize, deps.relayId, deps.lockPid, range.to]);
         if (rows.length === 0) {
+          // Linger: a commit for this shard in the next moments is claimed at once by this
+          // run, instead of through a new drain job (fetch, lock, producers, sequence floor).
+          const linger = Math.min(deps.idleLingerMs ?? 0, deadline - now());
+          if (deps.commits && (await deps.commits.wait(shard, seen, linger))) continue;
           await assertFence(deps, shard);
           break;
         }

@@ -46,6 +46,7 @@ export async function runRelayProcess(): Promise<number> {
     shards: config.RELAY_SHARDS,
     batchSize: config.RELAY_BATCH_SIZE,
     runBudgetMs: config.RELAY_RUN_BUDGET_MS,
+    idleLingerMs: config.RELAY_IDLE_LINGER_MS,
     maxAttempts: config.RELAY_MAX_ATTEMPTS,
     backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
     backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,

@@ -1,11 +1,16 @@
 // pg-boss drives the relay (see @relevo/db drain-queue). Jobs come from API commits (woken
 // by NOTIFY), a per-shard backstop schedule, retry timers and runs that ran out of budget.
+// A run that emptied its shard lingers for idleLingerMs, woken by the commit notifications
+// appendToOutbox sends, so a steady trickle of events needs no job per event.
 // The advisory lock held on the drain's own connection is the fence inside Postgres.
 import { hostname } from 'node:os';
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
-import { DRAIN_QUEUE, connectSql, createBoss, drainKey, ensureDrainQueue, ensureShards, wakeShards } from '@relevo/db/sql';
+import {
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, connectSql, createBoss, drainKey, ensureDrainQueue, ensureShards, parseCommitPayload, wakeShards,
+} from '@relevo/db/sql';
 import type { Logger } from '@relevo/runtime';
+import { CommitSignal } from './commit-signal.ts';
 import { BrokerUnavailableError, FenceLostError, ShardBusyError, drainShard, type DrainDeps } from './drain.ts';
 import type { ProducerPool } from './producers.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -28,6 +33,8 @@ export interface RelayWorkerOptions {
   backoffMaxMs: number;
   /** How long to wait before trying a shard that another relay holds, or after a failed run. */
   busyDelayMs?: number;
+  /** How long a run that emptied its shard waits for a new commit before it ends; 0: it ends at once. */
+  idleLingerMs?: number;
 }
 
 export interface RelayWorker {
@@ -48,6 +55,12 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
   const retryTimers = new Map<number, NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   let stopping = false;
+  const commits = new CommitSignal(o.shards);
+  const listening = await o.sql.listen(OUTBOX_COMMIT_CHANNEL, (payload) => {
+    const keys = parseCommitPayload(payload);
+    if (keys) commits.notify(keys);
+    else o.log.warn({ channel: OUTBOX_COMMIT_CHANNEL, payload }, 'ignoring a commit notification this relay does not understand');
+  });
 
   const scheduleRetry = (shard: number, at: Date) => {
     clearTimeout(retryTimers.get(shard));
@@ -85,6 +98,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         const deps: DrainDeps = {
           sql: conn, lockPid: lock.pid, pool: o.sql, producers: o.producers, log: o.log, metrics: o.metrics, relayId, shards: o.shards,
           batchSize: o.batchSize, maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs,
+          commits, idleLingerMs: o.idleLingerMs ?? 0,
         };
         const outcome = await drainShard(deps, shard, stopping ? 0 : o.runBudgetMs);
         o.metrics.drainRun(shard, outcome.reason);
@@ -142,6 +156,8 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     boss,
     async stop() {
       stopping = true;
+      commits.close();
+      await listening.unlisten().catch(() => undefined);
       for (const t of retryTimers.values()) clearTimeout(t);
       await boss.offWork(DRAIN_QUEUE, { wait: false }).catch(() => undefined);
       await Promise.allSettled([...running]);
