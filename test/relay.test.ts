@@ -1,7 +1,7 @@
 // The relay in-process against the real Postgres and the real broker: order per partner,
 // a poison row parked while everything else flows, and two relays sharing the shards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, retryParked, shardOf, wakeShards, type Database } from '@relevo/db';
+import { announceCommit, connectDatabase, retryParked, shardOf, wakeShards, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
 import { ProducerPool, createRelayMetrics, startRelayWorker, topicUrl, type RelayWorker } from '@relevo/relay';
@@ -135,9 +135,11 @@ describe('relay', () => {
       expect(await collect(consumer, TOPICS.partners, 1)).toHaveLength(1);
       const shard = shardOf(partner!, SHARDS);
       const runs = await drainRuns(relay, shard);
-      // No drain job is asked for from here on: only the commit notification can wake the run.
+      // No drain job is asked for from here on: only the commit announcement (as the API sends
+      // it after commit) can wake the run.
       for (let version = 2; version <= 4; version++) {
         await updatePartner(database, partner!);
+        await announceCommit(database.sql, [partner!]);
         const [received] = await collect(consumer, TOPICS.partners, 1, 10_000);
         expect(Number((received!.event.data as { version: number }).version)).toBe(version);
       }

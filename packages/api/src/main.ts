@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { PgBoss } from 'pg-boss';
 import { z } from 'zod';
-import { DRAIN_QUEUE, connectDatabase, ensureDrainQueue, shardOf, wakeShards } from '@relevo/db';
+import { DRAIN_QUEUE, announceCommit, connectDatabase, ensureDrainQueue, shardOf, wakeShards, type Database } from '@relevo/db';
 import { createLogger, env, onShutdown, parseEnv, startTracing, type Logger } from '@relevo/runtime';
 import { createApp } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
@@ -26,7 +26,7 @@ const BOSS_RETRY_MS = 5_000;
 const SHUTDOWN_DRAIN_MS = 10_000;
 
 /** pg-boss, used only to send drain wake-ups; a database that is down at start is retried. */
-function startWaker(config: ApiConfig, log: Logger) {
+function startWaker(config: ApiConfig, database: Database, log: Logger) {
   const boss = new PgBoss({ connectionString: config.DATABASE_URL, schema: 'pgboss', max: 2, supervise: false, schedule: false });
   boss.on('error', (err: unknown) => log.warn({ err }, 'pg-boss error'));
   let ready = false;
@@ -50,10 +50,15 @@ function startWaker(config: ApiConfig, log: Logger) {
 
   return {
     start,
-    /** Best effort: one drain job per distinct shard; a queued one absorbs the rest (stately + singletonKey). */
+    /**
+     * Best effort, after commit: a NOTIFY for a relay run lingering on the shard, and one drain
+     * job per distinct shard for an idle relay (a queued one absorbs the rest: stately + singletonKey).
+     */
     async wake(aggregateIds: string[]): Promise<void> {
-      if (!ready) return;
-      await wakeShards(boss, new Set(aggregateIds.map((id) => shardOf(id, config.RELAY_SHARDS))));
+      await Promise.all([
+        announceCommit(database.sql, aggregateIds),
+        ready ? wakeShards(boss, new Set(aggregateIds.map((id) => shardOf(id, config.RELAY_SHARDS)))) : undefined,
+      ]);
     },
     async stop(): Promise<void> {
       stopped = true;
@@ -68,7 +73,7 @@ export async function runApiProcess(): Promise<number> {
   const log = createLogger('api', config.LOG_LEVEL);
   const tracing = await startTracing('relevo-api', log);
   const database = connectDatabase(config.DATABASE_URL, { applicationName: 'relevo-api' });
-  const waker = startWaker(config, log);
+  const waker = startWaker(config, database, log);
   await waker.start();
 
   const app = createApp({

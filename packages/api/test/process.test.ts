@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DRAIN_QUEUE } from '@relevo/db';
+import { DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, shardKeyOf } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -60,7 +60,7 @@ describe('relevo api', () => {
     expect(p.stderr().trim().split('\n')).toEqual([expect.stringMatching(/^config: API_TOKENS=.* is invalid: give at least one non-empty token$/)]);
   });
 
-  it('serves, wakes the relay after a commit, and exits 0 on SIGTERM', async () => {
+  it('serves, wakes the relay and announces the commit after it, and exits 0 on SIGTERM', async () => {
     const p = run(baseEnv({ DATABASE_URL: testDb.url, API_TOKENS: 'proc-token', PORT: '0', LOG_LEVEL: 'info', RELAY_SHARDS: '2' }));
     try {
       const port = await waitFor('the listening line', () => {
@@ -76,12 +76,23 @@ describe('relevo api', () => {
       expect(ready.status).toBe(200);
       expect((await fetch(`${base}/v1/partners`)).status).toBe(401);
 
+      // A relay lingering on the partner's shard hears of the commit on the commit channel.
+      const listener = postgres(testDb.url, { max: 1, onnotice: () => {} });
+      const announced: string[] = [];
+      await listener.listen(OUTBOX_COMMIT_CHANNEL, (payload) => announced.push(payload));
       const created = await fetch(`${base}/v1/partners`, {
         method: 'POST',
         headers: { authorization: 'Bearer proc-token', 'content-type': 'application/json' },
         body: JSON.stringify({ nombre: 'Proc', email: 'proc@example.com' }),
       });
       expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      try {
+        await waitFor('the commit announcement', async () => (announced.length > 0 ? true : undefined));
+        expect(announced).toEqual([String(shardKeyOf(id))]);
+      } finally {
+        await listener.end();
+      }
 
       // The wake-up is a pg-boss drain job for the partner's shard, sent after the commit.
       const sql = postgres(testDb.url, { max: 1, onnotice: () => {} });

@@ -3,9 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent } from '@relevo/domain';
 import { ROUTES, SCHEMA_VERSION, toIntegrationEvent, topicSchema, validateEvent } from '@relevo/events';
-import { sql } from 'drizzle-orm';
 import type { Tx } from './client.ts';
-import { OUTBOX_COMMIT_CHANNEL, commitPayload } from './commit-channel.ts';
 import { outbox } from './schema.ts';
 import { shardKeyOf } from './shards.ts';
 
@@ -57,8 +55,5 @@ export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendC
     appended.push({ eventId: integrationEvent.id, type: event.type, topics: [...topics] });
   }
   await tx.insert(outbox).values(rows);
-  // Delivered when (and only if) the transaction commits: a relay lingering on the shard
-  // claims the rows at once, without waiting for a drain job.
-  await tx.execute(sql`select pg_notify(${OUTBOX_COMMIT_CHANNEL}, ${commitPayload(rows.map((r) => r.shardKey))})`);
   return appended;
 }

@@ -1,5 +1,5 @@
 // Wakes drain runs that linger on an empty shard when a commit for that shard arrives
-// (appendToOutbox NOTIFYs the shard keys it wrote). Per shard a generation counter: a run
+// (the API NOTIFYs the shard keys it wrote, after commit: announceCommit). Per shard a generation counter: a run
 // reads it before its claim and waits with it, so a commit that lands between the empty
 // claim and the wait is not missed.
 import { shardOfKey } from '@relevo/db/sql';

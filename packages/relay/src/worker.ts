@@ -1,7 +1,7 @@
 // pg-boss drives the relay (see @relevo/db drain-queue). Jobs come from API commits (woken
 // by NOTIFY), a per-shard backstop schedule, retry timers and runs that ran out of budget.
 // A run that emptied its shard lingers for idleLingerMs, woken by the commit notifications
-// appendToOutbox sends, so a steady trickle of events needs no job per event.
+// the API sends (announceCommit), so a steady trickle of events needs no job per event.
 // The advisory lock held on the drain's own connection is the fence inside Postgres.
 import { hostname } from 'node:os';
 import type postgres from 'postgres';

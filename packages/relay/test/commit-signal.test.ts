@@ -31,7 +31,7 @@ describe('CommitSignal', () => {
     expect(await s.wait(0, s.generation(0), 5_000)).toBe(false);
   });
 
-  it('parses only payloads appendToOutbox sends', () => {
+  it('parses only payloads announceCommit sends', () => {
     expect(parseCommitPayload('12,2147483647')).toEqual([12, 2147483647]);
     for (const bad of ['', 'x', '1,,2', '1;drop', '-1']) expect(parseCommitPayload(bad)).toBeNull();
   });
