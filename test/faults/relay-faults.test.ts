@@ -109,9 +109,10 @@ describe('relay under faults', () => {
     const namespace = await createTestNamespace();
     await database.sql`update outbox set sent_at = now() where sent_at is null`;
     const relay = spawnRelay({ DATABASE_URL: tdb.url, PULSAR_NAMESPACE: namespace });
+    let load: Promise<void> | undefined;
     try {
       const ids = await createPartners(database, 200, waker.wake);
-      const load = updateConcurrently(database, ids, 24, 4, waker.wake);
+      load = updateConcurrently(database, ids, 24, 4, waker.wake);
       await sleep(1500);
       expect(await stopBroker({ quiet: true })).toBe(true);
       await sleep(1000);
@@ -124,6 +125,8 @@ describe('relay under faults', () => {
       await load;
     } catch (err) {
       relay.child.kill('SIGTERM');
+      // Let the writes finish before afterAll closes their pool.
+      await load?.catch(() => undefined);
       throw err;
     }
     await drainAndCheck(relay, namespace, 200, 25, 180_000);
