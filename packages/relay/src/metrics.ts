@@ -34,20 +34,32 @@ export function createRelayMetrics(sql: postgres.Sql, shards: number): RelayMetr
     name: 'relevo_relay_broker_dedup_enabled', help: '1 if broker deduplication is on for the namespace (effectively once), else 0',
     registers: [registry],
   });
-  const backlog = new Gauge({ name: 'relevo_outbox_backlog', help: 'Unsent outbox rows (parked included)', labelNames: ['shard'], registers: [registry] });
-  const parked = new Gauge({ name: 'relevo_outbox_parked', help: 'Parked outbox rows', labelNames: ['shard'], registers: [registry] });
-  new Gauge({
-    name: 'relevo_outbox_oldest_unsent_age_seconds', help: 'Age of the oldest unsent, unparked row',
-    labelNames: ['shard'], registers: [registry],
-    async collect() {
+  // The three outbox gauges come from one query per scrape: the registry collects its metrics
+  // concurrently, so each awaits the same query, which sets all three before any is read.
+  let reading: Promise<void> | undefined;
+  const readOutbox = () => (reading ??= (async () => {
+    try {
       const rows = await sql.unsafe<{ shard: number; unsent: number; parked: number; oldest: Date | null }[]>(backlogByShard(), [shards]);
       for (let s = 0; s < shards; s++) {
         const r = rows.find((x) => x.shard === s);
         backlog.set({ shard: String(s) }, r?.unsent ?? 0);
         parked.set({ shard: String(s) }, r?.parked ?? 0);
-        this.set({ shard: String(s) }, r?.oldest ? (Date.now() - r.oldest.getTime()) / 1000 : 0);
+        oldest.set({ shard: String(s) }, r?.oldest ? (Date.now() - r.oldest.getTime()) / 1000 : 0);
       }
-    },
+    } finally {
+      reading = undefined;
+    }
+  })());
+  const backlog = new Gauge({
+    name: 'relevo_outbox_backlog', help: 'Unsent outbox rows (parked included)', labelNames: ['shard'], registers: [registry],
+    collect: readOutbox,
+  });
+  const parked = new Gauge({
+    name: 'relevo_outbox_parked', help: 'Parked outbox rows', labelNames: ['shard'], registers: [registry], collect: readOutbox,
+  });
+  const oldest = new Gauge({
+    name: 'relevo_outbox_oldest_unsent_age_seconds', help: 'Age of the oldest unsent, unparked row',
+    labelNames: ['shard'], registers: [registry], collect: readOutbox,
   });
   return {
     registry,
