@@ -1,11 +1,13 @@
 // One subscription's receive loop: a few workers take messages, run the consumer's handler,
 // then acknowledge. A handler that throws gets the message back later (nack); once it has
 // been redelivered maxRedeliveries times it goes to the consumer's dead-letter topic, with
-// the error attached as a property, and is acknowledged. stop() lets in-flight messages
-// finish and be acknowledged before the subscription closes.
+// the error attached as a property, and is acknowledged — unless it failed on the database
+// connection (transient.ts): that is redelivered for as long as it takes. stop() lets
+// in-flight messages finish and be acknowledged before the subscription closes.
 import { formatMessageId, PulsarError, type Consumer, type Message, type Producer, type PulsarClient } from '@relevo/pulsar';
 import { SpanKind, context, contextFromHeaders, endSpanWithError, startSpan, trace, type Logger } from '@relevo/runtime';
 import type { ConsumerMetrics } from './metrics.ts';
+import { isTransientDatabaseError } from './transient.ts';
 import { schemaVersionOf } from './writer-schemas.ts';
 
 export interface HandleResult {
@@ -160,6 +162,13 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
         const type = message.properties.ce_type ?? 'unknown';
+        if (isTransientDatabaseError(error)) {
+          metrics.handled(spec.name, shortTopic(spec.topic), type, 'retry');
+          log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount },
+            'database unavailable; the message will be redelivered (not counted towards dead-lettering)');
+          consumer.nack(message);
+          return { outcome: 'retry', error };
+        }
         if (message.redeliveryCount < o.maxRedeliveries) {
           metrics.handled(spec.name, shortTopic(spec.topic), type, 'retry');
           log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount },
