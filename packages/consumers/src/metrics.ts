@@ -32,7 +32,7 @@ export function createConsumerMetrics(): ConsumerMetrics {
     labelNames: ['consumer', 'topic'], registers: [registry],
   });
   const alerts = new Counter({
-    name: 'relevo_alerts_total', help: 'Alerts by rule, severity and outcome (sent, logged, failed, duplicate)',
+    name: 'relevo_alerts_total', help: 'Alerts by rule, severity and outcome (sent, logged, refused, failed, duplicate)',
     labelNames: ['rule', 'severity', 'outcome'], registers: [registry],
   });
   return {

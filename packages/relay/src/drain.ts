@@ -156,6 +156,9 @@ async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<void> 
 async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], blocked: Set<string>): Promise<BatchResult> {
   const result: BatchResult = { sent: [], failed: [], held: [] };
   const pending: { row: ClaimedRow; span: Span; receipt: Promise<SendReceipt> }[] = [];
+  // A topic whose producer the broker refused (schema, authorization) fails the batch's other
+  // rows of that topic with the same error, without asking the broker again for each.
+  const refused = new Map<string, unknown>();
   for (const row of rows) {
     if (blocked.has(row.aggregate_id)) {
       result.held.push(row);
@@ -164,7 +167,11 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
     const span = startPublishSpan(row, shard);
     try {
       const message = toOutgoingMessage(row, traceHeadersOf(span));
-      const producer = await deps.producers.producer(row.topic, shard);
+      if (refused.has(row.topic)) throw refused.get(row.topic);
+      const producer = await deps.producers.producer(row.topic, shard).catch((err: unknown) => {
+        refused.set(row.topic, err);
+        throw err;
+      });
       pending.push({ row, span, receipt: producer.send(message) });
     } catch (err) {
       endSpanWithError(span, err);

@@ -5,7 +5,7 @@ export interface OpsServerOptions {
   host: string;
   port: number;
   registry: Registry;
-  /** Resolves true when the process can do its work (database reachable, broker connected). */
+  /** Resolves true when the database answers. The broker is not checked: an unreachable one shows as broker_unavailable drain runs. */
   ready: () => Promise<boolean>;
 }
 
