@@ -15,7 +15,7 @@ export interface E2EOptions {
   relays?: number;
   shards?: number;
   batchSize?: number;
-  /** Replaces the shipped NODE_OPTIONS (SHIPPED_ENV) of the relay(s), to compare settings. */
+  /** Replaces the shipped NODE_OPTIONS (SHIPPED_RELAY_ENV) of the relay(s), to compare settings. */
   nodeOptions?: string;
   /** Write a V8 CPU profile of the (first) relay and summarise it. */
   profile?: boolean;

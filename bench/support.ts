@@ -84,12 +84,15 @@ function procStatus(pid: number, field: string): number {
 
 /** The memory settings the Dockerfile and compose file run relevo with; the bench measures relevo as shipped. */
 export const SHIPPED_ENV = { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '2' };
+/** The relay's, in the compose file: also a capped old generation. */
+export const SHIPPED_RELAY_ENV = { ...SHIPPED_ENV, NODE_OPTIONS: '--max-semi-space-size=8 --max-old-space-size=128' };
 
 /** `relevo <command>` as a child process on this Node, with the broker's URLs and quiet logs. */
 export function spawnRelevo(command: 'relay' | 'api', env: Record<string, string>, nodeArgs: string[] = []): Child {
   let output = '';
   const child = spawn(process.execPath, [...nodeArgs, cli, command], {
-    env: { ...process.env, BROKER_URL: serviceUrl, PULSAR_ADMIN_URL: adminUrl, METRICS_PORT: '0', LOG_LEVEL: 'warn', ...SHIPPED_ENV, ...env },
+    env: { ...process.env, BROKER_URL: serviceUrl, PULSAR_ADMIN_URL: adminUrl, METRICS_PORT: '0', LOG_LEVEL: 'warn',
+      ...(command === 'relay' ? SHIPPED_RELAY_ENV : SHIPPED_ENV), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const keep = (d: Buffer) => {
