@@ -37,6 +37,14 @@ describe('integration event codec', () => {
     expect((err as EventSchemaError).paths).toEqual(expect.arrayContaining(['data.gestion_de_integraciones.v1.PartnerCreadoData.version', 'data.gestion_de_integraciones.v1.PartnerCreadoData.email']));
   });
 
+  it('refuses to encode an event that does not fit, naming its fields', () => {
+    const event = toIntegrationEvent(samples[0]!, 'x', new Date());
+    (event.data as Record<string, unknown>).version = 1.5;
+    const err = (() => { try { encodeEvent(TOPICS.partners, event); } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(EventSchemaError);
+    expect((err as EventSchemaError).paths).toEqual(['data.gestion_de_integraciones.v1.PartnerCreadoData.version']);
+  });
+
   it('refuses an event type on a topic it is not routed to', () => {
     const event = toIntegrationEvent(samples[0]!, 'x', new Date());
     expect(() => encodeEvent(TOPICS.compliance, event)).toThrow(/not routed to topic administracion-financiera-compliance/);
