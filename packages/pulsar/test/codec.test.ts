@@ -43,6 +43,17 @@ describe('protobuf codec', () => {
     expect(seen).toEqual([300, -1, -1n, 2n ** 40n + 5n, true, 'héllo', [1, 2, 3], 2 ** 40 + 3]);
   });
 
+  it('encodes strings byte for byte like Buffer, on both sides of the ASCII fast path', () => {
+    const cases = ['', 'a', 'x'.repeat(127), 'x'.repeat(128), 'x'.repeat(126) + 'ñ', 'ñandú', 'ascii then 🚀', 'é'.repeat(100)];
+    for (const s of cases) {
+      const w = new ProtoWriter(2);
+      w.string(1, s).uint(2, 9);
+      const utf8 = Buffer.from(s, 'utf8');
+      const expected = new ProtoWriter(2).bytes(1, utf8).uint(2, 9).finish();
+      expect(w.finish().equals(expected), JSON.stringify(s)).toBe(true);
+    }
+  });
+
   it('fixes up nested length prefixes longer than one byte', () => {
     const w = new ProtoWriter(8);
     const long = 'x'.repeat(300);

@@ -104,8 +104,26 @@ export class ProtoWriter {
   }
 
   string(field: number, s: string): this {
-    const len = Buffer.byteLength(s);
     this.tag(field, WIRE_LEN);
+    // Short ASCII strings (every message property the relay sends) are copied char by char:
+    // byteLength + write are two native calls per string, which cost more than the copy.
+    if (s.length < 0x80) {
+      this.ensure(s.length + 1);
+      const b = this.buf;
+      let p = this.pos + 1;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[p++] = c;
+      }
+      if (i === s.length) {
+        b[this.pos] = s.length;
+        this.pos = p;
+        return this;
+      }
+    }
+    const len = Buffer.byteLength(s);
     this.rawVarint(len);
     this.ensure(len);
     this.buf.write(s, this.pos, len, 'utf8');
