@@ -15,7 +15,7 @@ import { connectSql } from '@relevo/db';
 import { serviceUrl } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
-import { freePort, loadPartners, log, pct, round1, sleep, spawnRelevo, waitFor, type Child } from './support.ts';
+import { freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor, type Child } from './support.ts';
 
 export interface Percentiles { n: number; p50: number; p95: number; p99: number; max: number }
 
@@ -45,7 +45,7 @@ function percentiles(xs: number[]): Percentiles {
   return { n: s.length, p50: round1(pct(s, 50)), p95: round1(pct(s, 95)), p99: round1(pct(s, 99)), max: round1(s.at(-1) ?? NaN) };
 }
 
-export async function runLatency(opts: { rates: number[]; seconds: number; partners?: number; maxInFlight?: number }): Promise<LatencyResult> {
+export async function runLatency(opts: { rates: number[]; seconds: number; warmupSeconds?: number; partners?: number; maxInFlight?: number }): Promise<LatencyResult> {
   const partners = opts.partners ?? 10_000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const db = await createTestDatabase('relevo_bench');
@@ -83,26 +83,28 @@ export async function runLatency(opts: { rates: number[]; seconds: number; partn
     })();
 
     let counter = 0;
+    const send = partnerPatcher(base, TOKEN, maxInFlight);
     const patch = async (): Promise<{ ok: boolean; ms: number }> => {
       const n = counter++;
       const id = ids[n % ids.length]!;
       const t0 = performance.now();
       try {
-        const res = await fetch(`${base}/v1/partners/${id}`, {
-          method: 'PATCH', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ nombre: `Partner ${n % ids.length} v${n}` }),
-        });
-        await res.arrayBuffer();
-        return { ok: res.status === 200, ms: performance.now() - t0 };
+        const status = await send(id, `Partner ${n % ids.length} v${n}`);
+        return { ok: status === 200, ms: performance.now() - t0 };
       } catch {
         return { ok: false, ms: performance.now() - t0 };
       }
     };
 
     const allUnsent = async () => (await sql`select 1 from outbox where sent_at is null limit 1`).length === 0;
-    // Warm-up: producers created, pg-boss wake path exercised, JIT warm.
-    for (let i = 0; i < 200; i++) await patch();
-    await waitFor(allUnsent, 30_000, 'warm-up drained');
+    // Warm-up: producers created, wake path exercised, JIT warm. A closed loop of 16 for
+    // seconds, not a few hundred sequential requests: a fresh `relevo api` takes seconds of
+    // load to reach its speed (write_overhead's HTTP rounds of 2 s: 413, 602, 785, 878 PATCH/s).
+    const warmEnd = performance.now() + (opts.warmupSeconds ?? 10) * 1000;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (performance.now() < warmEnd) await patch();
+    }));
+    await waitFor(allUnsent, 60_000, 'warm-up drained');
 
     const steps: LatencyStep[] = [];
     for (const rate of opts.rates) {

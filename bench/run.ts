@@ -69,7 +69,7 @@ if (want('baseline')) {
 }
 let latency: LatencyResult | undefined;
 if (want('latency')) {
-  latency = await timed('latency', () => runLatency({ rates: [100, 1_000, 5_000], seconds: quick ? 5 : 15 }));
+  latency = await timed('latency', () => runLatency({ rates: [100, 1_000, 5_000], seconds: quick ? 5 : 15, warmupSeconds: quick ? 6 : 12 }));
   results.latency = latency;
   results.latency_ms = Object.fromEntries(latency.steps.map((s) => [String(s.offered_per_s), {
     p50: s.receipt_ms.p50, p95: s.receipt_ms.p95, p99: s.receipt_ms.p99, achieved_per_s: s.achieved_per_s,
@@ -77,7 +77,7 @@ if (want('latency')) {
 }
 let writes: WriteOverheadResult | undefined;
 if (want('write_overhead')) {
-  writes = await timed('write_overhead', () => runWriteOverhead({ seconds: quick ? 3 : 8, rounds: 3 }));
+  writes = await timed('write_overhead', () => runWriteOverhead({ seconds: quick ? 2 : 4, rounds: quick ? 4 : 6 }));
   results.write_overhead_detail = writes;
   results.write_overhead = writes.overhead;
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { appendToOutbox, connectDatabase, lockPartner, savePartner, type Database } from '@relevo/db';
 import { updatePartner } from '@relevo/domain';
 import { createTestDatabase } from '../test/support/database.ts';
-import { freePort, loadPartners, log, median, ratio, spawnRelevo, waitFor } from './support.ts';
+import { freePort, loadPartners, log, median, partnerPatcher, ratio, spawnRelevo, waitFor } from './support.ts';
 
 export interface WriteOverheadResult {
   partners: number;
@@ -80,13 +80,10 @@ export async function runWriteOverhead(opts: { seconds: number; rounds?: number;
       try {
         const base = `http://127.0.0.1:${port}`;
         await waitFor(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok === true, 30_000, 'api ready');
+        const send = partnerPatcher(base, 'bench-token', concurrency);
         const patch = async (n: number) => {
-          const res = await fetch(`${base}/v1/partners/${pick(n)}`, {
-            method: 'PATCH', headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
-            body: JSON.stringify({ nombre: `Partner h${n}` }),
-          });
-          await res.arrayBuffer();
-          if (res.status !== 200) throw new Error(`PATCH ${res.status}`);
+          const status = await send(pick(n), `Partner h${n}`);
+          if (status !== 200) throw new Error(`PATCH ${status}`);
         };
         await closedLoop(1, concurrency, patch);
         for (let r = 0; r < rounds; r++) http.push(await closedLoop(opts.seconds, concurrency, patch));
