@@ -58,7 +58,8 @@ describe('operator page /outbox', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => server?.close(r));
+    // When beforeAll failed before the server started, there is nothing to close.
+    if (server) await new Promise((r) => server.close(r));
     await database?.close();
     await tdb?.drop();
   });
