@@ -15,7 +15,7 @@ import { connectSql } from '@relevo/db';
 import { serviceUrl } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
-import { freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor, type Child } from './support.ts';
+import { closedLoop, freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor, type Child } from './support.ts';
 
 export interface Percentiles { n: number; p50: number; p95: number; p99: number; max: number }
 
@@ -100,10 +100,7 @@ export async function runLatency(opts: { rates: number[]; seconds: number; warmu
     // Warm-up: producers created, wake path exercised, JIT warm. A closed loop of 16 for
     // seconds, not a few hundred sequential requests: a fresh `relevo api` takes seconds of
     // load to reach its speed (write_overhead's HTTP rounds of 2 s: 413, 602, 785, 878 PATCH/s).
-    const warmEnd = performance.now() + (opts.warmupSeconds ?? 10) * 1000;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (performance.now() < warmEnd) await patch();
-    }));
+    await closedLoop(opts.warmupSeconds ?? 10, 16, patch);
     await waitFor(allUnsent, 60_000, 'warm-up drained');
 
     const steps: LatencyStep[] = [];

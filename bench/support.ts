@@ -132,6 +132,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Runs `one` with `concurrency` calls in flight for `seconds`; returns the calls completed per second. */
+export async function closedLoop(seconds: number, concurrency: number, one: (n: number) => Promise<unknown>): Promise<number> {
+  let n = 0;
+  let done = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      await one(n++);
+      done++;
+    }
+  }));
+  return done / ((performance.now() - start) / 1000);
+}
+
 /** Polls until `fn` is true (or throws after timeoutMs). */
 export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { appendToOutbox, connectDatabase, lockPartner, savePartner, type Database } from '@relevo/db';
 import { updatePartner } from '@relevo/domain';
 import { createTestDatabase } from '../test/support/database.ts';
-import { freePort, loadPartners, log, median, partnerPatcher, ratio, spawnRelevo, waitFor } from './support.ts';
+import { closedLoop, freePort, loadPartners, log, median, partnerPatcher, ratio, spawnRelevo, waitFor } from './support.ts';
 
 export interface WriteOverheadResult {
   partners: number;
@@ -33,20 +33,6 @@ async function updateOnce(database: Database, id: string, n: number, withOutbox:
       await appendToOutbox(tx, events, { occurredAt: now, headers: { traceparent: `00-${randomUUID().replace(/-/g, '')}-0000000000000001-01` } });
     }
   });
-}
-
-async function closedLoop(seconds: number, concurrency: number, one: (n: number) => Promise<void>): Promise<number> {
-  let n = 0;
-  let done = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < end) {
-      await one(n++);
-      done++;
-    }
-  }));
-  return done / ((performance.now() - start) / 1000);
 }
 
 export async function runWriteOverhead(opts: { seconds: number; rounds?: number; concurrency?: number; partners?: number; http?: boolean }): Promise<WriteOverheadResult> {
