@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connectSql } from '@relevo/db/sql';
+import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
 import { loadAlertRules } from './alert-rules.ts';
@@ -17,6 +17,7 @@ export async function runConsumersProcess(): Promise<number> {
   // Rules are checked before anything connects: a bad file stops start-up at once.
   const rules = config.CONSUMERS.includes('alerts') ? loadAlertRules(config.ALERT_RULES) : [];
   const log = createLogger('consumers', config.LOG_LEVEL);
+  surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-consumers', log);
   const sql = connectSql(config.DATABASE_URL, { max: config.CONSUMER_CONCURRENCY * 4 + 2, applicationName: 'relevo-consumers' });
   const client = createClient({

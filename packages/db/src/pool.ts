@@ -16,3 +16,31 @@ export function connectSql(url: string, opts: ConnectOptions = {}): postgres.Sql
     types: { bigint: postgres.BigInt },
   });
 }
+
+/** postgres.js's own first statement on a new connection: the array types, for serialising array parameters. */
+const TYPE_FETCH_QUERY = /select b\.oid, b\.typarray\s+from pg_catalog\.pg_type a/;
+
+/** Whether an unhandled rejection is postgres.js's dropped array-type fetch (see below). */
+export function isDroppedTypeFetch(reason: unknown): boolean {
+  const query = (reason as { query?: unknown } | null)?.query;
+  return typeof query === 'string' && TYPE_FETCH_QUERY.test(query);
+}
+
+let typeFetchGuarded = false;
+
+/**
+ * postgres.js fetches the array types on every new connection and drops that query's
+ * promise (porsager/postgres#1192, #1223): when the connection dies during it (a
+ * terminated backend, a restart), the rejection is unhandled and Node exits. The driver
+ * reconnects, and the queries waiting on that connection fail or succeed on their own
+ * terms, so this one rejection is logged and dropped. Any other unhandled rejection still
+ * ends the process.
+ */
+export function surviveDroppedTypeFetches(log: { warn(obj: object, msg: string): void }): void {
+  if (typeFetchGuarded) return;
+  typeFetchGuarded = true;
+  process.on('unhandledRejection', (reason) => {
+    if (!isDroppedTypeFetch(reason)) throw reason;
+    log.warn({ err: reason }, 'a new database connection failed while postgres.js fetched its types; it reconnects');
+  });
+}

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connectSql } from '@relevo/db/sql';
+import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createAdmin, createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
 import { loadRelayConfig } from './config.ts';
@@ -13,6 +13,7 @@ import { startRelayWorker } from './worker.ts';
 export async function runRelayProcess(): Promise<number> {
   const config = loadRelayConfig();
   const log = createLogger('relay', config.LOG_LEVEL);
+  surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-relay', log);
   const sql = connectSql(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
   // One CA for both the binary protocol and the admin REST calls.
