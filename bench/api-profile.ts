@@ -1,11 +1,11 @@
 // Prototype for the lead (not part of `pnpm bench`): why PATCH tops out at a few hundred
 // requests/s. (1) `relevo api` child under a closed loop, CPU-profiled; (2) the same app
 // in this process (createApp from @relevo/api, no code changed) with and without the
-// post-commit relay wake-up, side by side. `node bench/api-profile.ts [seconds]`.
+// post-commit commit announcement (the relay's wake-up), side by side. `node bench/api-profile.ts [seconds]`.
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApp } from '@relevo/api';
-import { connectDatabase, createBoss, ensureDrainQueue, shardOf, wakeShards } from '@relevo/db';
+import { connectDatabase, createCommitAnnouncer } from '@relevo/db';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase } from '../test/support/database.ts';
 import { summarizeProfile } from './profile.ts';
@@ -51,14 +51,12 @@ try {
   const prof = summarizeProfile(join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!), 30);
   log(`api child (profiled): ${Math.round(child)} req/s`);
   // (2) in-process, with and without the wake-up, alternating.
-  const boss = createBoss(db.url);
-  await boss.start();
-  await ensureDrainQueue(boss);
+  const announce = createCommitAnnouncer(database.sql);
   const results: Record<string, number[]> = { wake: [], no_wake: [] };
   const quiet = createLogger('api', 'warn');
   for (let r = 0; r < 2; r++) {
     for (const wake of [true, false]) {
-      const app = createApp({ database, tokens: ['t'], log: quiet, ...(wake ? { onCommitted: (a: string[]) => wakeShards(boss, new Set(a.map((i) => shardOf(i, 4)))) } : {}) });
+      const app = createApp({ database, tokens: ['t'], log: quiet, ...(wake ? { onCommitted: announce } : {}) });
       const p = await freePort();
       const server = serve({ fetch: app.fetch, port: p, hostname: '127.0.0.1' });
       await new Promise((res) => setTimeout(res, 200));
@@ -66,7 +64,6 @@ try {
       await new Promise((res) => server.close(() => res(undefined)));
     }
   }
-  await boss.stop({ graceful: false });
   console.log(JSON.stringify({ child_req_per_s: Math.round(child), in_process: results, wake_median: median(results.wake!), no_wake_median: median(results.no_wake!), profile: prof }, null, 1));
 } finally {
   await database.close();

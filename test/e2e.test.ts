@@ -2,7 +2,7 @@
 // Pulsar → a consumer decoding the seed's envelope, for all six event types.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '@relevo/api';
-import { connectDatabase, createBoss, ensureDrainQueue, shardOf, wakeShards, type Database } from '@relevo/db';
+import { connectDatabase, createCommitAnnouncer, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type Consumer, type PulsarClient } from '@relevo/pulsar';
 import { ProducerPool, createRelayMetrics, startRelayWorker, topicUrl, type RelayWorker } from '@relevo/relay';
@@ -19,7 +19,6 @@ describe('end to end', () => {
   let database: Database;
   let client: PulsarClient;
   let worker: RelayWorker;
-  let boss: ReturnType<typeof createBoss>;
   let partnersConsumer: Consumer;
   let complianceConsumer: Consumer;
   let app: ReturnType<typeof createApp>;
@@ -36,12 +35,9 @@ describe('end to end', () => {
       producers: new ProducerPool({ client, namespace, idleMs: 5_000 }),
       shards: SHARDS, batchSize: 100, runBudgetMs: 2_000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 1_000,
     });
-    boss = createBoss(tdb.url);
-    await boss.start();
-    await ensureDrainQueue(boss);
     app = createApp({
       database, tokens: [TOKEN], clock: () => new Date(), log, maxBodyBytes: 65_536,
-      onCommitted: (ids: string[]) => void wakeShards(boss, new Set(ids.map((id) => shardOf(id, SHARDS)))),
+      onCommitted: createCommitAnnouncer(database.sql),
     });
   });
 
@@ -49,7 +45,6 @@ describe('end to end', () => {
     await partnersConsumer?.close();
     await complianceConsumer?.close();
     await worker?.stop();
-    await boss?.stop({ graceful: false });
     await client?.close();
     await database?.close();
     await tdb?.drop();

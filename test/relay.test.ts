@@ -1,7 +1,7 @@
 // The relay in-process against the real Postgres and the real broker: order per partner,
 // a poison row parked while everything else flows, and two relays sharing the shards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announceCommit, connectDatabase, retryParked, shardOf, wakeShards, type Database } from '@relevo/db';
+import { DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, announceCommit, connectDatabase, drainKey, retryParked, shardOf, wakeShards, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
 import { ProducerPool, createRelayMetrics, startRelayWorker, topicUrl, type RelayWorker } from '@relevo/relay';
@@ -57,7 +57,7 @@ describe('relay', () => {
     tdb = await createTestDatabase();
     database = connectDatabase(tdb.url, { max: 12 });
     client = createClient({ serviceUrl });
-    waker = await startWaker(tdb.url, SHARDS);
+    waker = startWaker(tdb.url);
   });
 
   afterAll(async () => {
@@ -144,6 +144,58 @@ describe('relay', () => {
         expect(Number((received!.event.data as { version: number }).version)).toBe(version);
       }
       expect(await drainRuns(relay, shard)).toBe(runs);
+    } finally {
+      await consumer.close();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  /** A relay that drains only when told: its per-minute backstop schedule removed, its start-up runs over. */
+  async function startAnnouncedOnlyRelay(namespace: string, relayId: string): Promise<RunningRelay> {
+    const relay = await startRelay(database, tdb.url, namespace, relayId);
+    for (let shard = 0; shard < SHARDS; shard++) await relay.worker.boss.unschedule(DRAIN_QUEUE, drainKey(shard));
+    await expect.poll(async () => {
+      const [jobs] = await database.sql`select count(*)::int as n from pgboss.job where name = ${DRAIN_QUEUE} and state in ('created', 'retry', 'active')`;
+      return jobs!.n;
+    }, { timeout: 20_000, interval: 100 }).toBe(0);
+    return relay;
+  }
+
+  it('drains a shard it is not running when a commit is announced: the relay asks pg-boss for the job itself', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    const relay = await startAnnouncedOnlyRelay(namespace, 'relay-announced');
+    try {
+      const [partner] = await createPartners(database, 1);
+      // Nothing else wakes this relay: unannounced, the row stays.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await unsentCount(database)).toBe(1);
+      const runs = await drainRuns(relay, shardOf(partner!, SHARDS));
+      await announceCommit(database.sql, [partner!]);
+      const [received] = await collect(consumer, TOPICS.partners, 1, 10_000);
+      expect((received!.event.data as { partner_id: string }).partner_id).toBe(partner);
+      await expect.poll(() => drainRuns(relay, shardOf(partner!, SHARDS)), { timeout: 5_000, interval: 50 }).toBeGreaterThan(runs);
+    } finally {
+      await consumer.close();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it('drains every shard when it listens again after losing its connection: announcements sent meanwhile are lost', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    const relay = await startAnnouncedOnlyRelay(namespace, 'relay-relisten');
+    try {
+      // Committed while the relay was not listening: its announcement never reached it.
+      const [partner] = await createPartners(database, 1);
+      const killed = await database.sql`
+        select pg_terminate_backend(pid) from pg_stat_activity
+         where datname = current_database() and query ilike ${`listen %${OUTBOX_COMMIT_CHANNEL}%`}`;
+      expect(killed).toHaveLength(1);
+      const [received] = await collect(consumer, TOPICS.partners, 1, 15_000);
+      expect((received!.event.data as { partner_id: string }).partner_id).toBe(partner);
     } finally {
       await consumer.close();
       await relay.stop();

@@ -37,7 +37,7 @@ describe('relay under faults', () => {
     tdb = await createTestDatabase();
     database = connectDatabase(tdb.url, { max: 10 });
     client = createClient({ serviceUrl });
-    waker = await startWaker(tdb.url, 4);
+    waker = startWaker(tdb.url);
   });
 
   /** Drains, stops the relay (exit 0 on SIGTERM), and checks every partner's versions arrived once, in order. */

@@ -226,7 +226,7 @@ describe('relevo relay against the secure broker', () => {
   });
 
   it('publishes an outbox row over pulsar+ssl:// with PULSAR_TOKEN and PULSAR_TLS_CA_FILE', async () => {
-    const waker = await startWaker(tdb.url, 4);
+    const waker = startWaker(tdb.url);
     const relay = spawnRelay({
       DATABASE_URL: tdb.url,
       BROKER_URL: m.serviceUrl,

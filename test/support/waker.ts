@@ -1,30 +1,17 @@
-// What the API does after each commit, for tests that write without HTTP: wake the relay
-// for the shards of the committed partners (coalesced, at most one send per shard per tick).
-import { createBoss, ensureDrainQueue, shardOf, wakeShards } from '@relevo/db';
+// What the API does after each commit, for tests that write without HTTP: announce the
+// committed partners' shard keys on the commit channel; the relay turns that into drains.
+import { connectSql, createCommitAnnouncer } from '@relevo/db';
 
 export interface Waker {
   wake(aggregateIds: string[]): void;
   stop(): Promise<void>;
 }
 
-export async function startWaker(databaseUrl: string, shards: number): Promise<Waker> {
-  const boss = createBoss(databaseUrl);
-  await boss.start();
-  await ensureDrainQueue(boss);
-  const dirty = new Set<number>();
-  const timer = setInterval(() => {
-    if (dirty.size === 0) return;
-    const batch = [...dirty];
-    dirty.clear();
-    wakeShards(boss, batch).catch(() => undefined);
-  }, 20);
+export function startWaker(databaseUrl: string): Waker {
+  const sql = connectSql(databaseUrl, { max: 2, applicationName: 'relevo-test-waker' });
+  const announce = createCommitAnnouncer(sql);
   return {
-    wake(ids) {
-      for (const id of ids) dirty.add(shardOf(id, shards));
-    },
-    async stop() {
-      clearInterval(timer);
-      await boss.stop({ graceful: false });
-    },
+    wake: (ids) => void announce(ids).catch(() => undefined),
+    stop: () => sql.end({ timeout: 5 }),
   };
 }

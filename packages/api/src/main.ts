@@ -1,11 +1,11 @@
-// `relevo api`: configuration from the environment, the HTTP server, and the relay wake-up
-// (pg-boss drain jobs sent AFTER each commit, never inside the business transaction).
+// `relevo api`: configuration from the environment, the HTTP server, and the commit
+// announcement that wakes the relay (a NOTIFY sent AFTER commit, never inside the business
+// transaction; the relay turns it into a drain of the shard).
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { PgBoss } from 'pg-boss';
 import { z } from 'zod';
-import { DRAIN_QUEUE, announceCommit, connectDatabase, ensureDrainQueue, shardOf, wakeShards, type Database } from '@relevo/db';
-import { createLogger, env, onShutdown, parseEnv, startTracing, type Logger } from '@relevo/runtime';
+import { connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
+import { createLogger, env, onShutdown, parseEnv, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
 
@@ -22,59 +22,15 @@ export const ApiEnv = z.object({
 });
 export type ApiConfig = z.infer<typeof ApiEnv>;
 
-const BOSS_RETRY_MS = 5_000;
 const SHUTDOWN_DRAIN_MS = 10_000;
-
-/** pg-boss, used only to send drain wake-ups; a database that is down at start is retried. */
-function startWaker(config: ApiConfig, database: Database, log: Logger) {
-  const boss = new PgBoss({ connectionString: config.DATABASE_URL, schema: 'pgboss', max: 2, supervise: false, schedule: false });
-  boss.on('error', (err: unknown) => log.warn({ err }, 'pg-boss error'));
-  let ready = false;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-
-  const start = async (): Promise<void> => {
-    try {
-      await boss.start();
-      // The relay's own queue definition: whichever process starts first creates it.
-      await ensureDrainQueue(boss).catch(async (err: unknown) => {
-        if (!(await boss.getQueue(DRAIN_QUEUE))) throw err; // lost a creation race: fine
-      });
-      ready = true;
-      log.info({ queue: DRAIN_QUEUE }, 'relay wake-up ready');
-    } catch (err) {
-      log.warn({ err, retryInMs: BOSS_RETRY_MS }, 'pg-boss did not start; the relay backstop covers until it does');
-      if (!stopped) retry = setTimeout(() => void start(), BOSS_RETRY_MS);
-    }
-  };
-
-  return {
-    start,
-    /**
-     * Best effort, after commit: a NOTIFY for a relay run lingering on the shard, and one drain
-     * job per distinct shard for an idle relay (a queued one absorbs the rest: stately + singletonKey).
-     */
-    async wake(aggregateIds: string[]): Promise<void> {
-      await Promise.all([
-        announceCommit(database.sql, aggregateIds),
-        ready ? wakeShards(boss, new Set(aggregateIds.map((id) => shardOf(id, config.RELAY_SHARDS)))) : undefined,
-      ]);
-    },
-    async stop(): Promise<void> {
-      stopped = true;
-      clearTimeout(retry);
-      if (ready) await boss.stop({ graceful: true, timeout: 5_000 });
-    },
-  };
-}
 
 export async function runApiProcess(): Promise<number> {
   const config = parseEnv(ApiEnv);
   const log = createLogger('api', config.LOG_LEVEL);
+  surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-api', log);
   const database = connectDatabase(config.DATABASE_URL, { applicationName: 'relevo-api' });
-  const waker = startWaker(config, database, log);
-  await waker.start();
+  const announce = createCommitAnnouncer(database.sql);
 
   const app = createApp({
     database,
@@ -82,7 +38,7 @@ export async function runApiProcess(): Promise<number> {
     log,
     maxBodyBytes: config.API_MAX_BODY_BYTES,
     shards: config.RELAY_SHARDS,
-    onCommitted: (ids) => waker.wake(ids),
+    onCommitted: announce,
   });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -102,7 +58,6 @@ export async function runApiProcess(): Promise<number> {
         if ('closeAllConnections' in server) server.closeAllConnections();
       }, SHUTDOWN_DRAIN_MS);
       await closed.finally(() => clearTimeout(force));
-      await waker.stop();
       await tracing.shutdown();
       await database.close();
       resolve(0);

@@ -1,11 +1,15 @@
 // The NOTIFY channel on which a writer announces, after commit, the shard keys it appended
-// to the outbox: a relay whose drain run lingers on such a shard claims the rows at once.
+// to the outbox. The relay turns an announcement into a drain of the shard: a run lingering
+// on it claims the rows at once, and a shard with no run gets a pg-boss drain job.
 // Sent after commit, not inside the transaction: a transaction that NOTIFYs takes a
 // database-wide lock at commit, which would serialise the business writes behind it.
 import type postgres from 'postgres';
 import { shardKeyOf } from './shards.ts';
 
 export const OUTBOX_COMMIT_CHANNEL = 'relevo_outbox_commit';
+
+/** NOTIFY payloads stop at 8,000 bytes; a key and its comma take at most 11. */
+const KEYS_PER_NOTIFY = 700;
 
 /** The payload: distinct shard keys, comma-separated. */
 export function commitPayload(shardKeys: Iterable<number>): string {
@@ -20,5 +24,51 @@ export function parseCommitPayload(payload: string): number[] | null {
 
 /** Announces committed outbox rows of these partners. Best effort: a lost one only delays. */
 export async function announceCommit(sql: postgres.Sql, aggregateIds: Iterable<string>): Promise<void> {
-  await sql`select pg_notify(${OUTBOX_COMMIT_CHANNEL}, ${commitPayload([...aggregateIds].map(shardKeyOf))})`;
+  await notifyKeys(sql, [...aggregateIds].map(shardKeyOf));
+}
+
+async function notifyKeys(sql: postgres.Sql, shardKeys: number[]): Promise<void> {
+  const keys = [...new Set(shardKeys)];
+  for (let i = 0; i < keys.length; i += KEYS_PER_NOTIFY) {
+    await sql`select pg_notify(${OUTBOX_COMMIT_CHANNEL}, ${commitPayload(keys.slice(i, i + KEYS_PER_NOTIFY))})`;
+  }
+}
+
+export type CommitAnnouncer = (aggregateIds: Iterable<string>) => Promise<void>;
+
+/**
+ * announceCommit for a busy writer: one NOTIFY in flight at a time, and the commits that
+ * finish meanwhile go out together in the next one. A lone commit is announced at once;
+ * under load one NOTIFY covers many commits. (Each NOTIFY is a transaction that takes
+ * Postgres's notify-queue lock at commit: one per API commit cost the API about half its
+ * throughput here, see the README's latency figures.) The promise settles with the NOTIFY
+ * that carried these keys.
+ */
+export function createCommitAnnouncer(sql: postgres.Sql): CommitAnnouncer {
+  let keys: number[] = [];
+  let settles: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let flushing = false;
+
+  const flush = async () => {
+    flushing = true;
+    while (settles.length > 0) {
+      const batch = keys;
+      const waiting = settles;
+      keys = [];
+      settles = [];
+      try {
+        await notifyKeys(sql, batch);
+        for (const s of waiting) s.resolve();
+      } catch (err) {
+        for (const s of waiting) s.reject(err);
+      }
+    }
+    flushing = false;
+  };
+
+  return (aggregateIds) => new Promise<void>((resolve, reject) => {
+    for (const id of aggregateIds) keys.push(shardKeyOf(id));
+    settles.push({ resolve, reject });
+    if (!flushing) void flush();
+  });
 }

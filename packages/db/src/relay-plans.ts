@@ -65,7 +65,9 @@ export function reclaimInHand(): string {
  * Claims the next unsent rows of one shard in id order, skipping aggregates that are
  * blocked, and hands each the shard's next publish sequence, all in one statement.
  * Params: $1 shard's first key, $2 shard, $3 limit, $4 relay id, $5 lock holder's pid,
- * $6 shard's key bound (exclusive): see shardRange.
+ * $6 shard's key bound (exclusive): see shardRange. A claim that finds nothing writes
+ * nothing: a lingering run is woken for rows it often has already claimed, and an empty
+ * claim that advanced the sequence by 0 would still be a write waiting on a WAL flush.
  */
 export function claimBatch(): string {
   return `with picked as (
@@ -79,7 +81,7 @@ export function claimBatch(): string {
        for update skip locked
     ), advanced as (
       update relay_shards set last_sequence = last_sequence + (select count(*) from picked)
-       where shard = $2 returning last_sequence
+       where shard = $2 and exists (select from picked) returning last_sequence
     ), numbered as (
       select id, (select last_sequence from advanced) - (select count(*) from picked)
                  + row_number() over (order by id) as seq

@@ -44,6 +44,8 @@ export interface DrainOutcome {
   reason: 'empty' | 'budget';
   /** The earliest retry of a backing-off row, if any. */
   nextRetryAt: Date | undefined;
+  /** When `empty`: the commit generation read before the last claim (CommitSignal.runEnded). */
+  commitsSeen?: number;
 }
 
 /** Another relay still holds this shard's producer names: back off, it is draining. */
@@ -85,10 +87,11 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   // next claim took before the failure was recorded.
   const blocked = new Set<string>();
   let marking: Promise<void> = Promise.resolve();
+  let seen = 0;
   try {
     for (;;) {
       if (rows.length === 0) {
-        const seen = deps.commits?.generation(shard) ?? 0;
+        seen = deps.commits?.generation(shard) ?? 0;
         rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, deps.batchSize, deps.relayId, deps.lockPid, range.to]);
         if (rows.length === 0) {
           // Linger: a commit for this shard in the next moments is claimed at once by this
@@ -117,7 +120,7 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
     await marking;
   }
   const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [range.from, range.to]);
-  return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined };
+  return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined, commitsSeen: seen };
 }
 
 async function assertFence(deps: DrainDeps, shard: number): Promise<void> {

@@ -1,7 +1,8 @@
-// pg-boss drives the relay (see @relevo/db drain-queue). Jobs come from API commits (woken
-// by NOTIFY), a per-shard backstop schedule, retry timers and runs that ran out of budget.
-// A run that emptied its shard lingers for idleLingerMs, woken by the commit notifications
-// the API sends (announceCommit), so a steady trickle of events needs no job per event.
+// pg-boss drives the relay (see @relevo/db drain-queue). Drain jobs come from commit
+// announcements (the API NOTIFYs the shard keys it wrote; this relay sends a job for a
+// shard it is not draining), a per-shard backstop schedule, retry timers and runs that ran
+// out of budget. A run that emptied its shard lingers for idleLingerMs, woken by those
+// announcements, so a steady trickle of events needs no job per event.
 // The advisory lock held on the drain's own connection is the fence inside Postgres.
 import { hostname } from 'node:os';
 import type postgres from 'postgres';
@@ -10,7 +11,7 @@ import {
   DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, connectSql, createBoss, drainKey, ensureDrainQueue, ensureShards, parseCommitPayload, wakeShards,
 } from '@relevo/db/sql';
 import type { Logger } from '@relevo/runtime';
-import { CommitSignal } from './commit-signal.ts';
+import { CommitSignal, coalescedWakes } from './commit-signal.ts';
 import { BrokerUnavailableError, FenceLostError, ShardBusyError, drainShard, type DrainDeps } from './drain.ts';
 import type { ProducerPool } from './producers.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -55,12 +56,6 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
   const retryTimers = new Map<number, NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   let stopping = false;
-  const commits = new CommitSignal(o.shards);
-  const listening = await o.sql.listen(OUTBOX_COMMIT_CHANNEL, (payload) => {
-    const keys = parseCommitPayload(payload);
-    if (keys) commits.notify(keys);
-    else o.log.warn({ channel: OUTBOX_COMMIT_CHANNEL, payload }, 'ignoring a commit notification this relay does not understand');
-  });
 
   const scheduleRetry = (shard: number, at: Date) => {
     clearTimeout(retryTimers.get(shard));
@@ -69,6 +64,28 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       if (!stopping) wakeShards(boss, [shard]).catch((err: unknown) => o.log.warn({ err, shard }, 'retry wake failed'));
     }, delay).unref());
   };
+
+  const commits = new CommitSignal(o.shards, coalescedWakes(
+    (shard) => wakeShards(boss, [shard]),
+    (shard, err) => {
+      o.log.warn({ err, shard, retryInMs: busyDelayMs }, 'could not ask for a drain of an announced commit; retrying');
+      if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
+    },
+  ));
+  let listened = false;
+  const listening = await o.sql.listen(OUTBOX_COMMIT_CHANNEL, (payload) => {
+    const keys = parseCommitPayload(payload);
+    if (keys) commits.notify(keys);
+    else o.log.warn({ channel: OUTBOX_COMMIT_CHANNEL, payload }, 'ignoring a commit notification this relay does not understand');
+  }, () => {
+    // Called again each time postgres.js re-listens on a new connection: what was announced
+    // while it had none is lost, so every shard is drained.
+    if (listened) {
+      o.log.info({ channel: OUTBOX_COMMIT_CHANNEL }, 'listening again after a lost connection: draining every shard');
+      commits.notifyAll();
+    }
+    listened = true;
+  });
 
   // One single-connection client per shard holds the shard's advisory lock for a run. Not
   // sql.reserve(): postgres.js crashes the process when a reserved connection's backend is
@@ -84,7 +101,8 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     return c;
   };
 
-  const runDrain = async (shard: number): Promise<void> => {
+  /** One drain job's run; resolves to the commit generation it saw last when it emptied the shard. */
+  const runDrain = async (shard: number): Promise<number | undefined> => {
     const conn = lockClient(shard);
     try {
       const [lock] = await conn.unsafe<{ ok: boolean; pid: number }[]>(
@@ -92,7 +110,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       if (!lock?.ok) {
         o.metrics.drainRun(shard, 'locked');
         scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-        return;
+        return undefined;
       }
       try {
         const deps: DrainDeps = {
@@ -106,6 +124,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         if (outcome.reason === 'budget' && !stopping) await wakeShards(boss, [shard]);
         if (outcome.nextRetryAt) scheduleRetry(shard, outcome.nextRetryAt);
         o.producers.touch(shard);
+        return outcome.commitsSeen;
       } finally {
         await conn.unsafe('select pg_advisory_unlock($1, $2)', [SHARD_LOCK_SPACE, shard]).catch(() => undefined);
       }
@@ -115,19 +134,20 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         o.log.warn({ shard, reason: err.message, retryInMs: busyDelayMs }, 'broker unavailable: rows stay in hand, no attempt counted');
         await o.producers.closeShard(shard);
         if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-        return;
+        return undefined;
       }
       if (err instanceof ShardBusyError || err instanceof FenceLostError) {
         o.metrics.drainRun(shard, err.code === 'SHARD_BUSY' ? 'busy' : 'fence_lost');
         o.log.info({ shard, reason: err.message }, 'shard not ours right now: backing off');
         await o.producers.closeShard(shard);
         if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-        return;
+        return undefined;
       }
       o.metrics.drainRun(shard, 'error');
       o.log.error({ err, shard }, 'drain run failed; producers of the shard closed, will retry');
       await o.producers.closeShard(shard);
       if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
+      return undefined;
     }
   };
 
@@ -136,12 +156,18 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     { localConcurrency: o.shards, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 2 },
     async ([job]) => {
       if (!job || stopping) return;
-      const run = runDrain(job.data.shard);
+      const { shard } = job.data;
+      commits.runStarted(shard);
+      let seen: number | undefined;
+      const run = runDrain(shard).then((s) => {
+        seen = s;
+      });
       running.add(run);
       try {
         await run;
       } finally {
         running.delete(run);
+        commits.runEnded(shard, seen);
       }
     },
   );
