@@ -1,5 +1,6 @@
 // The relay in-process against the real Postgres and the real broker: order per partner,
-// a poison row parked while everything else flows, and two relays sharing the shards.
+// a poison row parked while everything else flows, commit announcements turned into drains
+// (lingering run, idle shard, lost listener), and two relays sharing the shards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, announceCommit, connectDatabase, drainKey, retryParked, shardOf, wakeShards, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';

@@ -40,9 +40,9 @@ export type CommitAnnouncer = (aggregateIds: Iterable<string>) => Promise<void>;
  * announceCommit for a busy writer: one NOTIFY in flight at a time, and the commits that
  * finish meanwhile go out together in the next one. A lone commit is announced at once;
  * under load one NOTIFY covers many commits. (Each NOTIFY is a transaction that takes
- * Postgres's notify-queue lock at commit: one per API commit cost the API about half its
- * throughput here, see the README's latency figures.) The promise settles with the NOTIFY
- * that carried these keys.
+ * Postgres's notify-queue lock at commit; a NOTIFY and a pg-boss job per API commit cost
+ * the API about half its throughput: README, Benchmarks.) The promise settles with the
+ * NOTIFY that carried these keys.
  */
 export function createCommitAnnouncer(sql: postgres.Sql): CommitAnnouncer {
   let keys: number[] = [];
