@@ -54,7 +54,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
   await o.sql.unsafe(ensureShards(), [o.shards]);
   const busyDelayMs = o.busyDelayMs ?? 2000;
   const retryTimers = new Map<number, NodeJS.Timeout>();
-  const running = new Set<Promise<void>>();
+  const running = new Set<Promise<unknown>>();
   let stopping = false;
 
   const scheduleRetry = (shard: number, at: Date) => {
@@ -158,13 +158,11 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       if (!job || stopping) return;
       const { shard } = job.data;
       commits.runStarted(shard);
-      let seen: number | undefined;
-      const run = runDrain(shard).then((s) => {
-        seen = s;
-      });
+      const run = runDrain(shard);
       running.add(run);
+      let seen: number | undefined;
       try {
-        await run;
+        seen = await run;
       } finally {
         running.delete(run);
         commits.runEnded(shard, seen);
