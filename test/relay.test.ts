@@ -2,17 +2,18 @@
 // a poison row parked while everything else flows, commit announcements turned into drains
 // (lingering run, idle shard, lost listener), and two relays sharing the shards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, announceCommit, connectDatabase, drainKey, retryParked, shardOf, wakeShards, type Database } from '@relevo/db';
+import {
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, connectDatabase, createCommitAnnouncer, drainKey, retryParked, shardOf, wakeShards, type CommitAnnouncer, type Database,
+} from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
 import { ProducerPool, createRelayMetrics, startRelayWorker, topicUrl, type RelayWorker } from '@relevo/relay';
 import { createLogger } from '@relevo/runtime';
-import { unsentCount } from './support/writes.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest } from './support/pulsar.ts';
 import { expectExactlyOnceInOrder } from './support/ordering.ts';
-import { createPartners, updateConcurrently, updatePartner } from './support/writes.ts';
-import { startWaker, type Waker } from './support/waker.ts';
+import { createPartners, unsentCount, updateConcurrently, updatePartner, type OnCommitted } from './support/writes.ts';
+import { commitWaker } from './support/waker.ts';
 
 const SHARDS = 4;
 const log = createLogger('relay-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -52,17 +53,18 @@ describe('relay', () => {
   let tdb: TestDatabase;
   let database: Database;
   let client: PulsarClient;
-  let waker: Waker;
+  let announce: CommitAnnouncer;
+  let wake: OnCommitted;
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
     database = connectDatabase(tdb.url, { max: 12 });
     client = createClient({ serviceUrl });
-    waker = startWaker(tdb.url);
+    announce = createCommitAnnouncer(database.sql);
+    wake = commitWaker(database);
   });
 
   afterAll(async () => {
-    await waker?.stop();
     await client?.close();
     await database?.close();
     await tdb?.drop();
@@ -73,8 +75,8 @@ describe('relay', () => {
     const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
     const relay = await startRelay(database, tdb.url, namespace, 'relay-order');
     try {
-      const ids = await createPartners(database, 1000, waker.wake);
-      await updateConcurrently(database, ids, 20, 8, waker.wake);
+      const ids = await createPartners(database, 1000, wake);
+      await updateConcurrently(database, ids, 20, 8, wake);
       const received = await collect(consumer, TOPICS.partners, 21_000);
       expectExactlyOnceInOrder(received, 1000, 21);
       for (const { message, event } of received.slice(0, 50)) {
@@ -132,7 +134,7 @@ describe('relay', () => {
     // Linger and budget far beyond the test's timeout: stop() must end the lingering run itself.
     const relay = await startRelay(database, tdb.url, namespace, 'relay-linger', { idleLingerMs: 600_000, runBudgetMs: 600_000 });
     try {
-      const [partner] = await createPartners(database, 1, waker.wake);
+      const [partner] = await createPartners(database, 1, wake);
       expect(await collect(consumer, TOPICS.partners, 1)).toHaveLength(1);
       const shard = shardOf(partner!, SHARDS);
       const runs = await drainRuns(relay, shard);
@@ -140,7 +142,7 @@ describe('relay', () => {
       // it after commit) can wake the run.
       for (let version = 2; version <= 4; version++) {
         await updatePartner(database, partner!);
-        await announceCommit(database.sql, [partner!]);
+        await announce([partner!]);
         const [received] = await collect(consumer, TOPICS.partners, 1, 10_000);
         expect(Number((received!.event.data as { version: number }).version)).toBe(version);
       }
@@ -173,7 +175,7 @@ describe('relay', () => {
       await new Promise((r) => setTimeout(r, 1_500));
       expect(await unsentCount(database)).toBe(1);
       const runs = await drainRuns(relay, shardOf(partner!, SHARDS));
-      await announceCommit(database.sql, [partner!]);
+      await announce([partner!]);
       const [received] = await collect(consumer, TOPICS.partners, 1, 10_000);
       expect((received!.event.data as { partner_id: string }).partner_id).toBe(partner);
       await expect.poll(() => drainRuns(relay, shardOf(partner!, SHARDS)), { timeout: 5_000, interval: 50 }).toBeGreaterThan(runs);
@@ -210,8 +212,8 @@ describe('relay', () => {
     const a = await startRelay(database, tdb.url, namespace, 'relay-a');
     const b = await startRelay(database, tdb.url, namespace, 'relay-b');
     try {
-      const ids = await createPartners(database, 200, waker.wake);
-      await updateConcurrently(database, ids, 10, 6, waker.wake);
+      const ids = await createPartners(database, 200, wake);
+      await updateConcurrently(database, ids, 10, 6, wake);
       const received = await collect(consumer, TOPICS.partners, 2_200);
       expectExactlyOnceInOrder(received, 200, 11);
       // A message can reach the consumer before its relay has marked it sent and counted it.

@@ -6,13 +6,12 @@ import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
 import { topicUrl } from '@relevo/relay';
 import { startBroker, stopBroker } from '../../scripts/pulsar.ts';
-import { unsentCount } from '../support/writes.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest } from '../support/pulsar.ts';
 import { expectExactlyOnceInOrder } from '../support/ordering.ts';
 import { spawnRelay, type RelayProcess } from '../support/relay-process.ts';
-import { createPartners, updateConcurrently } from '../support/writes.ts';
-import { startWaker, type Waker } from '../support/waker.ts';
+import { createPartners, unsentCount, updateConcurrently, type OnCommitted } from '../support/writes.ts';
+import { commitWaker } from '../support/waker.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,13 +30,13 @@ describe('relay under faults', () => {
   let tdb: TestDatabase;
   let database: Database;
   let client: PulsarClient;
-  let waker: Waker;
+  let wake: OnCommitted;
 
   beforeAll(async () => {
     tdb = await createTestDatabase();
     database = connectDatabase(tdb.url, { max: 10 });
     client = createClient({ serviceUrl });
-    waker = startWaker(tdb.url);
+    wake = commitWaker(database);
   });
 
   /** Drains, stops the relay (exit 0 on SIGTERM), and checks every partner's versions arrived once, in order. */
@@ -55,7 +54,6 @@ describe('relay under faults', () => {
   };
 
   afterAll(async () => {
-    await waker?.stop();
     await client?.close();
     await database?.close();
     await tdb?.drop();
@@ -64,8 +62,8 @@ describe('relay under faults', () => {
   it('loses and duplicates nothing when SIGKILLed 20 times during a 20,000-event load', async () => {
     const namespace = await createTestNamespace();
     const env = { DATABASE_URL: tdb.url, PULSAR_NAMESPACE: namespace };
-    const ids = await createPartners(database, 1000, waker.wake);
-    const load = updateConcurrently(database, ids, 19, 6, waker.wake);
+    const ids = await createPartners(database, 1000, wake);
+    const load = updateConcurrently(database, ids, 19, 6, wake);
     for (let kill = 0; kill < 20; kill++) {
       const relay = spawnRelay(env);
       await sleep(400 + Math.random() * 900);
@@ -82,8 +80,8 @@ describe('relay under faults', () => {
     expect(await stopBroker({ quiet: true })).toBe(true);
     let relay: RelayProcess | undefined;
     try {
-      const ids = await createPartners(database, 50, waker.wake);
-      await updateConcurrently(database, ids, 3, 2, waker.wake);
+      const ids = await createPartners(database, 50, wake);
+      await updateConcurrently(database, ids, 3, 2, wake);
       // With one attempt allowed, a single failure counted against the rows would park them.
       relay = spawnRelay({ DATABASE_URL: tdb.url, PULSAR_NAMESPACE: namespace, RELAY_MAX_ATTEMPTS: '1' });
       const deadline = Date.now() + 90_000;
@@ -111,8 +109,8 @@ describe('relay under faults', () => {
     const relay = spawnRelay({ DATABASE_URL: tdb.url, PULSAR_NAMESPACE: namespace });
     let load: Promise<void> | undefined;
     try {
-      const ids = await createPartners(database, 200, waker.wake);
-      load = updateConcurrently(database, ids, 24, 4, waker.wake);
+      const ids = await createPartners(database, 200, wake);
+      load = updateConcurrently(database, ids, 24, 4, wake);
       await sleep(1500);
       expect(await stopBroker({ quiet: true })).toBe(true);
       await sleep(1000);

@@ -15,7 +15,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { collect, subscribeEarliest } from '../support/pulsar.ts';
 import { spawnRelay } from '../support/relay-process.ts';
-import { startWaker } from '../support/waker.ts';
+import { commitWaker } from '../support/waker.ts';
 import { createPartners, unsentCount } from '../support/writes.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -226,7 +226,6 @@ describe('relevo relay against the secure broker', () => {
   });
 
   it('publishes an outbox row over pulsar+ssl:// with PULSAR_TOKEN and PULSAR_TLS_CA_FILE', async () => {
-    const waker = startWaker(tdb.url);
     const relay = spawnRelay({
       DATABASE_URL: tdb.url,
       BROKER_URL: m.serviceUrl,
@@ -237,7 +236,7 @@ describe('relevo relay against the secure broker', () => {
       LOG_LEVEL: 'info',
     });
     try {
-      const [partner] = await createPartners(database, 1, waker.wake);
+      const [partner] = await createPartners(database, 1, commitWaker(database));
       const deadline = Date.now() + 60_000;
       while ((await unsentCount(database)) > 0) {
         if (relay.child.exitCode !== null) throw new Error(`relay exited with ${relay.child.exitCode}:\n${relay.output()}`);
@@ -255,7 +254,6 @@ describe('relevo relay against the secure broker', () => {
       }
     } finally {
       relay.child.kill('SIGTERM');
-      await waker.stop();
     }
     expect(await relay.exited).toBe(0);
     // The admin call (is deduplication on?) goes to the https admin port with the same CA.

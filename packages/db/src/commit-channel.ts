@@ -11,34 +11,26 @@ export const OUTBOX_COMMIT_CHANNEL = 'relevo_outbox_commit';
 /** NOTIFY payloads stop at 8,000 bytes; a key and its comma take at most 11. */
 const KEYS_PER_NOTIFY = 700;
 
-/** The payload: distinct shard keys, comma-separated. */
-export function commitPayload(shardKeys: Iterable<number>): string {
-  return [...new Set(shardKeys)].join(',');
-}
-
 /** The shard keys of a payload, or null when it is not one this code sends. */
 export function parseCommitPayload(payload: string): number[] | null {
   if (!/^\d{1,10}(,\d{1,10})*$/.test(payload)) return null;
   return payload.split(',').map(Number);
 }
 
-/** Announces committed outbox rows of these partners. Best effort: a lost one only delays. */
-export async function announceCommit(sql: postgres.Sql, aggregateIds: Iterable<string>): Promise<void> {
-  await notifyKeys(sql, [...aggregateIds].map(shardKeyOf));
-}
-
+/** Payloads: distinct shard keys, comma-separated, as many NOTIFYs as they need. */
 async function notifyKeys(sql: postgres.Sql, shardKeys: number[]): Promise<void> {
   const keys = [...new Set(shardKeys)];
   for (let i = 0; i < keys.length; i += KEYS_PER_NOTIFY) {
-    await sql`select pg_notify(${OUTBOX_COMMIT_CHANNEL}, ${commitPayload(keys.slice(i, i + KEYS_PER_NOTIFY))})`;
+    await sql`select pg_notify(${OUTBOX_COMMIT_CHANNEL}, ${keys.slice(i, i + KEYS_PER_NOTIFY).join(',')})`;
   }
 }
 
 export type CommitAnnouncer = (aggregateIds: Iterable<string>) => Promise<void>;
 
 /**
- * announceCommit for a busy writer: one NOTIFY in flight at a time, and the commits that
- * finish meanwhile go out together in the next one. A lone commit is announced at once;
+ * Announces committed outbox rows of these partners, best effort (a lost announcement only
+ * delays): one NOTIFY in flight at a time, and the commits that finish meanwhile go out
+ * together in the next one. A lone commit is announced at once;
  * under load one NOTIFY covers many commits. (Each NOTIFY is a transaction that takes
  * Postgres's notify-queue lock at commit; a NOTIFY and a pg-boss job per API commit cost
  * the API about half its throughput: README, Benchmarks.) The promise settles with the

@@ -1,5 +1,5 @@
 // Turns commit announcements (the API NOTIFYs the shard keys it wrote, after commit:
-// announceCommit) into drains. A shard with a run on this relay: the run claims the rows —
+// createCommitAnnouncer) into drains. A shard with a run on this relay: the run claims the rows —
 // at once if it lingers on its emptied shard, else at its next claim. A shard with no run
 // here: `wakeIdle` asks for a drain job. Per shard a generation counter: a run reads it
 // before each claim, so a commit that lands between its last empty claim and its end

@@ -78,7 +78,7 @@ describe('CommitSignal', () => {
     expect(woken).toEqual([]);
   });
 
-  it('parses only payloads announceCommit sends', () => {
+  it('parses only payloads the commit announcer sends', () => {
     expect(parseCommitPayload('12,2147483647')).toEqual([12, 2147483647]);
     for (const bad of ['', 'x', '1,,2', '1;drop', '-1']) expect(parseCommitPayload(bad)).toBeNull();
   });
