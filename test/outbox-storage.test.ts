@@ -2,9 +2,12 @@
 // by its claim and again by its mark. The claim touches no indexed column, so with room on
 // the row's page (migration 0002: fillfactor 50) Postgres rewrites it in place (a HOT
 // update: no new index entries). Without that room it is a full update in another page.
-// A claim that finds nothing writes nothing (no WAL flush at its commit).
+// A claim that finds nothing writes nothing (no WAL flush at its commit). Rows left in hand
+// are looked for (a scan of the whole backlog) only while their shard is unsettled.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { claimBatch, connectDatabase, ensureShards, shardRange, type Database } from '@relevo/db';
+import {
+  claimBatch, connectDatabase, ensureShards, markSent, reclaimInHand, settleShard, shardRange, type Database,
+} from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { createPartners, updatePartner } from './support/writes.ts';
 
@@ -56,4 +59,49 @@ it('writes nothing when a claim finds no row: no transaction id, the sequence un
     return { claimed: claimed.length, xid: xact!.xid, lastSequence: shard!.last_sequence };
   });
   expect(after).toEqual({ claimed: 0, xid: null, lastSequence: before!.last_sequence });
+});
+
+it('looks for rows in hand only while their shard is unsettled; a settled shard reads no outbox row', async () => {
+  await database.sql.unsafe(ensureShards(), [1]);
+  const ids = await createPartners(database, 20);
+  for (const id of ids) await updatePartner(database, id, 'settle test');
+  const range = shardRange(0, 1);
+  // One session holds the shard: claims, reclaims and settles are fenced to its pid.
+  await database.sql.begin(async (tx) => {
+    const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
+    const pid = session!.pid;
+    const outboxReads = async () => {
+      const [stats] = await tx.unsafe<{ reads: string }[]>(
+        `select seq_scan + coalesce(idx_scan, 0) as reads from pg_stat_xact_user_tables where relname = 'outbox'`);
+      return Number(stats!.reads);
+    };
+    const claimed = await tx.unsafe<{ id: bigint; publish_sequence: bigint }[]>(claimBatch(), [range.from, 0, 15, 'settle-test', pid, range.to]);
+    expect(claimed).toHaveLength(15);
+
+    // Claimed and not settled (a relay stopped here): the rows come back with their sequences.
+    const reclaimed = await tx.unsafe<{ id: bigint; publish_sequence: bigint }[]>(reclaimInHand(), [0, 'settle-test-2', pid]);
+    expect(reclaimed.map((r) => r.publish_sequence).sort()).toEqual(claimed.map((r) => r.publish_sequence).sort());
+
+    await tx.unsafe(markSent(), [claimed.map((r) => r.id.toString()), claimed.map((r) => `${r.id}:0:-1:-1`)]);
+    const [settled] = await tx.unsafe<{ shard: number }[]>(`${settleShard()} returning shard`, [0, pid]);
+    expect(settled).toEqual({ shard: 0 });
+    const before = await outboxReads();
+    expect(await tx.unsafe(reclaimInHand(), [0, 'settle-test-2', pid])).toHaveLength(0);
+    expect(await outboxReads()).toBe(before);
+
+    // A claim unsettles the shard again.
+    await tx.unsafe(claimBatch(), [range.from, 0, 5, 'settle-test', pid, range.to]);
+    const unsettled = await outboxReads();
+    expect(await tx.unsafe(reclaimInHand(), [0, 'settle-test-2', pid])).toHaveLength(5);
+    expect(await outboxReads()).toBeGreaterThan(unsettled);
+  });
+});
+
+it('settles a shard only on the session that holds its lock', async () => {
+  await database.sql.unsafe(ensureShards(), [1]);
+  await database.sql`update relay_shards set last_sequence = last_sequence + 1 where shard = 0`;
+  const stranger = await database.sql.unsafe(settleShard(), [0, -1]);
+  expect(stranger.count).toBe(0);
+  const [shard] = await database.sql<{ unsettled: boolean }[]>`select last_sequence > settled_sequence as unsettled from relay_shards where shard = 0`;
+  expect(shard!.unsettled).toBe(true);
 });

@@ -91,6 +91,10 @@ describe('relay', () => {
       await consumer.close();
       await relay.stop();
     }
+    // Runs that ended cleanly settled their shards: the next run does not scan for rows in hand.
+    const shards = await database.sql<{ shard: number; settled: boolean }[]>`
+      select shard, settled_sequence = last_sequence and last_sequence > 0 as settled from relay_shards order by shard`;
+    expect(shards).toEqual([0, 1, 2, 3].map((shard) => ({ shard, settled: true })));
   }, 240_000);
 
   it('parks a poison row after its attempts; only its partner waits, and a retry releases it in order', async () => {

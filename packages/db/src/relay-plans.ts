@@ -49,16 +49,30 @@ const FENCED = (pidParam: string) => `pg_backend_pid() = ${pidParam}::int`;
 /**
  * Rows this shard claimed before but whose fate is unknown (the relay stopped between
  * claim and mark). They keep their sequence ids and go out first, in sequence order, so
- * the broker's deduplication drops whatever copies it already has.
+ * the broker's deduplication drops whatever copies it already has. Finding them scans the
+ * whole unsent backlog (no index on the claim's columns: that would end HOT claims), so
+ * the scan runs only while the shard is unsettled (see settleShard).
  * Params: $1 shard, $2 relay id, $3 lock holder's pid.
  */
 export function reclaimInHand(): string {
   return `update outbox set claimed_by = $2, claimed_at = now()
-    where ${FENCED('$3')} and id in (
+    where ${FENCED('$3')}
+      and exists (select from relay_shards where shard = $1 and last_sequence > settled_sequence)
+      and id in (
       select id from outbox
        where ${UNSENT} and parked_at is null and publish_shard = $1 and publish_sequence is not null
        for update skip locked)
     returning ${OUTBOX_ROW_COLUMNS}`;
+}
+
+/**
+ * A run that ended cleanly (every row it claimed marked sent, failed or released, and it
+ * held the shard's lock throughout) settles the shard: nothing is in hand up to the last
+ * sequence handed out. Writes nothing when already settled. Params: $1 shard, $2 lock holder's pid.
+ */
+export function settleShard(): string {
+  return `update relay_shards set settled_sequence = last_sequence
+    where shard = $1 and settled_sequence <> last_sequence and ${FENCED('$2')}`;
 }
 
 /**

@@ -81,10 +81,16 @@ export const outbox = pgTable('outbox', {
   index('outbox_sent_at_idx').on(t.sentAt).where(sql`${t.sentAt} is not null`),
 ]);
 
-/** Per-shard publish sequence: the last Pulsar sequence id handed out for that shard. */
+/**
+ * Per-shard publish sequence: the last Pulsar sequence id handed out for that shard, and
+ * the last one known settled (every row claimed up to it was marked sent, failed or
+ * released when a run ended cleanly). Rows can be in hand only while last > settled, so
+ * a run looks for them only then: the look is a scan of the whole unsent backlog.
+ */
 export const relayShards = pgTable('relay_shards', {
   shard: integer('shard').primaryKey(),
   lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
+  settledSequence: bigint('settled_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
 });
 
 /** POST idempotency: the first response for a key is replayed for the same request. */

@@ -2,7 +2,7 @@
 // batch after batch, until the shard is empty or the run's time budget is spent.
 import type postgres from 'postgres';
 import {
-  claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, shardRange, type ClaimedRow,
+  claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, settleShard, shardRange, type ClaimedRow,
 } from '@relevo/db/sql';
 import { OWN_TOPICS } from '@relevo/events';
 import { PulsarError, formatMessageId, isRetriable, type SendReceipt } from '@relevo/pulsar';
@@ -113,12 +113,14 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       rows = [];
       if (now() >= deadline) {
         await marking;
+        await deps.sql.unsafe(settleShard(), [shard, deps.lockPid]);
         return { published, failed, reason: 'budget', nextRetryAt: undefined };
       }
     }
   } finally {
     await marking;
   }
+  await deps.sql.unsafe(settleShard(), [shard, deps.lockPid]);
   const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [range.from, range.to]);
   return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined, commitsSeen: seen };
 }
