@@ -1,12 +1,13 @@
 // The two ceilings the relay sits under, for the same rows and message size as e2e:
 //  (a) Postgres: the relay's own claimBatch/markSent plans in a loop, without publishing:
 //      one shard over the whole key space, and N shards in parallel (one connection each,
-//      marks overlapping the next claim on a shared pool, exactly as drain.ts does).
+//      marks overlapping the next claim on a shared pool, prepared statements: exactly as
+//      drain.ts does).
 //  (b) the broker: `pulsar-perf produce` (Java client) with messages of the encoded size,
 //      one producer per shard, the relay's batching (1,000 msgs / 1 ms) and window.
 import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
-import { claimBatch, connectSql, ensureShards, markSent, shardRange, type ClaimedRow } from '@relevo/db';
+import { PREPARED, claimBatch, connectSql, ensureShards, markSent, shardRange, type ClaimedRow } from '@relevo/db';
 import { toOutgoingMessage } from '@relevo/relay';
 import { adminUrl, startBroker } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
@@ -48,12 +49,12 @@ export async function claimMarkRound(url: string, pool: postgres.Sql, shards: nu
       let marking: Promise<unknown> = Promise.resolve();
       while (done < maxRows && performance.now() < end) {
         const t0 = performance.now();
-        const rows = await conns[i]!.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, batch, 'bench-limits', pids[i]!, range.to]);
+        const rows = await conns[i]!.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, batch, 'bench-limits', pids[i]!, range.to], PREPARED);
         claimMs.push(performance.now() - t0);
         if (rows.length === 0) break;
         await marking;
         const t1 = performance.now();
-        marking = pool.unsafe(markSent(), [rows.map((r) => r.id.toString()), rows.map((r) => `${r.id}:0:-1:-1`)])
+        marking = pool.unsafe(markSent(), [rows.map((r) => r.id.toString()), rows.map((r) => `${r.id}:0:-1:-1`)], PREPARED)
           .then(() => markMs.push(performance.now() - t1));
         done += rows.length;
       }

@@ -2,7 +2,7 @@
 // batch after batch, until the shard is empty or the run's time budget is spent.
 import type postgres from 'postgres';
 import {
-  claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, settleShard, shardRange, type ClaimedRow,
+  claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, settleShard, shardRange, PREPARED, type ClaimedRow,
 } from '@relevo/db/sql';
 import { OWN_TOPICS } from '@relevo/events';
 import { PulsarError, formatMessageId, isRetriable, type SendReceipt } from '@relevo/pulsar';
@@ -81,7 +81,7 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   await syncSequenceFloor(deps, shard);
   let published = 0;
   let failed = 0;
-  let rows: ClaimedRow[] = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId, deps.lockPid]);
+  let rows: ClaimedRow[] = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId, deps.lockPid], PREPARED);
   if (rows.length > 0) deps.log.info({ shard, rows: rows.length }, 're-sending rows claimed before a stop, same sequence ids');
   // Partners with a failed row in this run: their later rows are held back, even those the
   // next claim took before the failure was recorded.
@@ -92,7 +92,7 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
     for (;;) {
       if (rows.length === 0) {
         seen = deps.commits?.generation(shard) ?? 0;
-        rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, deps.batchSize, deps.relayId, deps.lockPid, range.to]);
+        rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, deps.batchSize, deps.relayId, deps.lockPid, range.to], PREPARED);
         if (rows.length === 0) {
           // Linger: a commit for this shard in the next moments is claimed at once by this
           // run, instead of through a new drain job (fetch, lock, producers, sequence floor).
@@ -113,15 +113,15 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       rows = [];
       if (now() >= deadline) {
         await marking;
-        await deps.sql.unsafe(settleShard(), [shard, deps.lockPid]);
+        await deps.sql.unsafe(settleShard(), [shard, deps.lockPid], PREPARED);
         return { published, failed, reason: 'budget', nextRetryAt: undefined };
       }
     }
   } finally {
     await marking;
   }
-  await deps.sql.unsafe(settleShard(), [shard, deps.lockPid]);
-  const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [range.from, range.to]);
+  await deps.sql.unsafe(settleShard(), [shard, deps.lockPid], PREPARED);
+  const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [range.from, range.to], PREPARED);
   return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined, commitsSeen: seen };
 }
 
@@ -218,7 +218,7 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
     await deps.pool.unsafe(markSent(), [
       r.sent.map((s) => s.row.id.toString()),
       r.sent.map((s) => formatMessageId(s.receipt.messageId)),
-    ]);
+    ], PREPARED);
     for (const { row } of r.sent) deps.metrics.published(row.topic, shard, (ackedAt - row.occurred_at.getTime()) / 1000);
   }
   if (r.failed.length > 0) {
@@ -228,7 +228,7 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
       r.failed.map((f) => f.error),
       r.failed.map((f) => backoffMs(f.row.attempts + 1, deps.backoffBaseMs, deps.backoffMaxMs, random)),
       deps.maxAttempts,
-    ]);
+    ], PREPARED);
     for (const { row, error } of r.failed) {
       const parked = row.attempts + 1 >= deps.maxAttempts;
       deps.metrics.failed(row.topic, shard, parked);
@@ -238,7 +238,7 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
       }, parked ? 'publish failed: row parked, its partner waits' : 'publish failed: will retry');
     }
   }
-  if (r.held.length > 0) await deps.pool.unsafe(releaseClaims(), [r.held.map((h) => h.id.toString())]);
+  if (r.held.length > 0) await deps.pool.unsafe(releaseClaims(), [r.held.map((h) => h.id.toString())], PREPARED);
 }
 
 function describe(err: unknown): string {
