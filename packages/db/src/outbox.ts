@@ -54,6 +54,7 @@ export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendC
     }
     appended.push({ eventId: integrationEvent.id, type: event.type, topics: [...topics] });
   }
-  await tx.insert(outbox).values(rows);
+  // Prepared, like the rest of the write path (see partners.ts).
+  await tx.insert(outbox).values(rows).prepare('append_outbox').execute();
   return appended;
 }

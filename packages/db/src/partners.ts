@@ -38,9 +38,12 @@ function rowFromPartner(p: Partner): typeof partners.$inferInsert {
   };
 }
 
+// The write path's statements are prepared (`.prepare(name)`): parsed once per connection,
+// one round trip each. Unprepared, postgres.js describes each one in a round trip of its own.
+
 /** Takes the partner's row lock for the rest of the transaction; null when there is no such partner. */
 export async function lockPartner(tx: Tx, id: string): Promise<Partner | null> {
-  const [row] = await tx.select().from(partners).where(eq(partners.id, id)).for('update');
+  const [row] = await tx.select().from(partners).where(eq(partners.id, id)).for('update').prepare('lock_partner').execute();
   return row ? partnerFromRow(row) : null;
 }
 
@@ -57,7 +60,7 @@ export async function insertPartner(tx: Tx, p: Partner): Promise<void> {
 /** Saves the state decided for a partner whose row this transaction has locked. */
 export async function savePartner(tx: Tx, p: Partner): Promise<void> {
   const { id: _id, createdAt: _created, ...changes } = rowFromPartner(p);
-  await tx.update(partners).set(changes).where(eq(partners.id, p.id));
+  await tx.update(partners).set(changes).where(eq(partners.id, p.id)).prepare('save_partner').execute();
 }
 
 export const PARTNER_EMAIL_UNIQUE = 'partners_email_live_uq';
