@@ -88,6 +88,7 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   const blocked = new Set<string>();
   let marking: Promise<void> = Promise.resolve();
   let seen = 0;
+  let reason: DrainOutcome['reason'] = 'empty';
   try {
     for (;;) {
       if (rows.length === 0) {
@@ -112,15 +113,15 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       failed += result.failed.length;
       rows = [];
       if (now() >= deadline) {
-        await marking;
-        await deps.sql.unsafe(settleShard(), [shard, deps.lockPid], PREPARED);
-        return { published, failed, reason: 'budget', nextRetryAt: undefined };
+        reason = 'budget';
+        break;
       }
     }
   } finally {
     await marking;
   }
   await deps.sql.unsafe(settleShard(), [shard, deps.lockPid], PREPARED);
+  if (reason === 'budget') return { published, failed, reason, nextRetryAt: undefined };
   const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [range.from, range.to], PREPARED);
   return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined, commitsSeen: seen };
 }
