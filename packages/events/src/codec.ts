@@ -37,6 +37,28 @@ export function validateEvent(topic: string, event: IntegrationEvent): void {
 }
 
 /**
+ * Encoded bodies are carved out of shared slabs, never reused: a relay encodes thousands of
+ * events a second, and avsc's toBuffer gives each its own zero-filled buffer plus a copy.
+ * A body is a read-only view; a slab is freed once no body of it is referenced.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabUsed = 0;
+
+function encodeInSlab(type: avro.Type, value: unknown): Buffer {
+  let end = type.encode(value, slab, slabUsed);
+  if (end < 0) {
+    // Too little room left: the shortfall says how much this value needs.
+    slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, slab.length - slabUsed - end));
+    slabUsed = 0;
+    end = type.encode(value, slab, 0);
+  }
+  const body = slab.subarray(slabUsed, end);
+  slabUsed = end;
+  return body;
+}
+
+/**
  * Encoding checks every value as it writes it, so a full validation pass runs only when it
  * fails, to name the fields. (Validating first added ~20 % to the relay's encoding, 2.3
  * vs 1.9 µs for a 1 KiB event, for rows the write path validated before they committed.)
@@ -44,7 +66,7 @@ export function validateEvent(topic: string, event: IntegrationEvent): void {
 export function encodeEvent(topic: string, event: IntegrationEvent): Buffer {
   const value = toAvroValue(topic, event);
   try {
-    return topicSchema(topic).type.toBuffer(value);
+    return encodeInSlab(topicSchema(topic).type, value);
   } catch (err) {
     validateEvent(topic, event);
     throw new EventSchemaError(`${event.type} cannot be encoded with the ${topic} schema: ${(err as Error).message}`, []);

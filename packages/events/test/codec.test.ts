@@ -28,6 +28,17 @@ describe('integration event codec', () => {
     }
   });
 
+  it('keeps every encoded body intact while later ones fill and outgrow the shared buffers', () => {
+    // 1 KiB to 600 KiB names: bodies end at, straddle and exceed the 256 KiB slabs.
+    const sizes = [...Array.from({ length: 600 }, (_, i) => 1_000 + (i % 7) * 97), 300_000, 5, 600_000, 2_000];
+    const events = sizes.map((n, i) => toIntegrationEvent({ ...samples[0]!, nombre: String(i % 10).repeat(n) } as DomainEvent, `e${i}`, new Date(i)));
+    const bodies = events.map((e) => encodeEvent(TOPICS.partners, e));
+    bodies.forEach((b, i) => expect(decodeEvent(TOPICS.partners, b)).toEqual(events[i]));
+    const spans = new Set(bodies.map((b) => b.buffer));
+    expect(spans.size).toBeGreaterThan(2);
+    expect(spans.size).toBeLessThan(bodies.length / 10);
+  });
+
   it('names the fields that do not fit the schema', () => {
     const event = toIntegrationEvent(samples[0]!, 'x', new Date());
     (event.data as Record<string, unknown>).version = 'one';

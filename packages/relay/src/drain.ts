@@ -81,29 +81,44 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   await syncSequenceFloor(deps, shard);
   let published = 0;
   let failed = 0;
-  let rows: ClaimedRow[] = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId, deps.lockPid], PREPARED);
-  if (rows.length > 0) deps.log.info({ shard, rows: rows.length }, 're-sending rows claimed before a stop, same sequence ids');
+  const inHand = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId, deps.lockPid], PREPARED);
+  if (inHand.length > 0) deps.log.info({ shard, rows: inHand.length }, 're-sending rows claimed before a stop, same sequence ids');
   // Partners with a failed row in this run: their later rows are held back, even those the
   // next claim took before the failure was recorded.
   const blocked = new Set<string>();
   let marking: Promise<void> = Promise.resolve();
   let seen = 0;
+  const claim = (): Promise<ClaimedRow[]> => {
+    seen = deps.commits?.generation(shard) ?? 0;
+    const rows = deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, deps.batchSize, deps.relayId, deps.lockPid, range.to], PREPARED);
+    // Awaited below, or on the way out; a run stopped by a publish error must not also
+    // surface it as an unhandled rejection.
+    rows.catch(() => undefined);
+    return rows;
+  };
+  let claimed: Promise<ClaimedRow[]> = inHand.length > 0 ? Promise.resolve(inHand) : claim();
   let reason: DrainOutcome['reason'] = 'empty';
   try {
     for (;;) {
+      const rows = await claimed;
       if (rows.length === 0) {
-        seen = deps.commits?.generation(shard) ?? 0;
-        rows = await deps.sql.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, deps.batchSize, deps.relayId, deps.lockPid, range.to], PREPARED);
-        if (rows.length === 0) {
-          // Linger: a commit for this shard in the next moments is claimed at once by this
-          // run, instead of through a new drain job (fetch, lock, producers, sequence floor).
-          const linger = Math.min(deps.idleLingerMs ?? 0, deadline - now());
-          if (deps.commits && (await deps.commits.wait(shard, seen, linger))) continue;
-          await assertFence(deps, shard);
-          break;
+        // Linger: a commit for this shard in the next moments is claimed at once by this
+        // run, instead of through a new drain job (fetch, lock, producers, sequence floor).
+        const linger = Math.min(deps.idleLingerMs ?? 0, deadline - now());
+        if (deps.commits && (await deps.commits.wait(shard, seen, linger))) {
+          claimed = claim();
+          continue;
         }
+        await assertFence(deps, shard);
+        break;
       }
-      const result = await publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)), blocked);
+      const publishing = publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)), blocked);
+      // The next claim's round trip overlaps this batch's wait for receipts. Its rows are
+      // published only once this batch's outcome is in `blocked`, so a partner whose row
+      // failed here keeps its order.
+      const more = now() < deadline;
+      claimed = more ? claim() : Promise.resolve([]);
+      const result = await publishing;
       await marking;
       marking = settle(deps, shard, result);
       // Awaited before the next mark or on the way out; until then a failure must not count
@@ -111,14 +126,14 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       marking.catch(() => undefined);
       published += result.sent.length;
       failed += result.failed.length;
-      rows = [];
-      if (now() >= deadline) {
+      if (!more) {
         reason = 'budget';
         break;
       }
     }
   } finally {
     await marking;
+    await claimed.catch(() => undefined);
   }
   await deps.sql.unsafe(settleShard(), [shard, deps.lockPid], PREPARED);
   if (reason === 'budget') return { published, failed, reason, nextRetryAt: undefined };
