@@ -69,7 +69,8 @@ export class BrokerUnavailableError extends Error {
 }
 
 interface BatchResult {
-  sent: { row: ClaimedRow; receipt: SendReceipt }[];
+  /** Each with the broker's message id, formatted as the outbox stores it. */
+  sent: { row: ClaimedRow; messageId: string }[];
   failed: { row: ClaimedRow; error: string }[];
   held: ClaimedRow[];
 }
@@ -216,9 +217,10 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
   settled.forEach((s, i) => {
     const { row, span } = pending[i]!;
     if (s.status === 'fulfilled') {
-      span.setAttribute('messaging.message.id', formatMessageId(s.value.messageId));
+      const messageId = formatMessageId(s.value.messageId);
+      if (span.isRecording()) span.setAttribute('messaging.message.id', messageId);
       span.end();
-      result.sent.push({ row, receipt: s.value });
+      result.sent.push({ row, messageId });
     } else {
       endSpanWithError(span, s.reason);
       blocked.add(row.aggregate_id);
@@ -233,9 +235,15 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
   if (r.sent.length > 0) {
     await deps.pool.unsafe(markSent(), [
       r.sent.map((s) => s.row.id.toString()),
-      r.sent.map((s) => formatMessageId(s.receipt.messageId)),
+      r.sent.map((s) => s.messageId),
     ], PREPARED);
-    for (const { row } of r.sent) deps.metrics.published(row.topic, shard, (ackedAt - row.occurred_at.getTime()) / 1000);
+    const commitToAck = new Map<string, number[]>();
+    for (const { row } of r.sent) {
+      let seconds = commitToAck.get(row.topic);
+      if (!seconds) commitToAck.set(row.topic, (seconds = []));
+      seconds.push((ackedAt - row.occurred_at.getTime()) / 1000);
+    }
+    for (const [topic, seconds] of commitToAck) deps.metrics.published(topic, shard, seconds);
   }
   if (r.failed.length > 0) {
     const random = deps.random ?? Math.random;

@@ -4,7 +4,8 @@ import { backlogByShard } from '@relevo/db/sql';
 
 export interface RelayMetrics {
   registry: Registry;
-  published(topic: string, shard: number, commitToAckSeconds: number): void;
+  /** A batch's rows of one topic, each with its commit → receipt time. */
+  published(topic: string, shard: number, commitToAckSeconds: readonly number[]): void;
   failed(topic: string, shard: number, parked: boolean): void;
   drainRun(shard: number, outcome: string): void;
   dedupEnabled(on: boolean): void;
@@ -64,8 +65,9 @@ export function createRelayMetrics(sql: postgres.Sql, shards: number): RelayMetr
   return {
     registry,
     published(topic, shard, seconds) {
-      publishedTotal.inc({ topic, shard: String(shard) });
-      latency.observe({ topic }, seconds);
+      publishedTotal.inc({ topic, shard: String(shard) }, seconds.length);
+      const labels = { topic };
+      for (const s of seconds) latency.observe(labels, s);
     },
     failed(topic, shard, isParked) {
       failures.inc({ topic, shard: String(shard), parked: String(isParked) });

@@ -37,17 +37,10 @@ export interface SchemaData {
 
 // ---- encoders: each writes one BaseCommand into w ----
 
-function keyValues(w: ProtoWriter, field: number, props: Record<string, string> | undefined): void {
-  if (!props) return;
-  for (const key of Object.keys(props)) {
-    w.message(field, (m) => m.string(1, key).string(2, props[key]!));
-  }
-}
-
 function schema(w: ProtoWriter, field: number, s: SchemaData): void {
   w.message(field, (m) => {
     m.string(1, s.name).bytes(3, s.data).uint(4, s.type);
-    keyValues(m, 5, s.properties);
+    m.keyValues(5, s.properties);
   });
 }
 

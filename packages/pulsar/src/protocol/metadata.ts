@@ -37,11 +37,6 @@ export interface OutgoingFields {
   orderingKey?: Uint8Array;
 }
 
-function keyValues(w: ProtoWriter, field: number, props: Record<string, string> | undefined): void {
-  if (!props) return;
-  for (const key of Object.keys(props)) w.message(field, (m) => m.string(1, key).string(2, props[key]!));
-}
-
 export function encodeEntryMetadata(w: ProtoWriter, o: {
   producerName: string; sequenceId: bigint; publishTime: number; fields?: OutgoingFields;
   numMessagesInBatch?: number; schemaVersion?: Uint8Array; highestSequenceId?: bigint;
@@ -49,7 +44,7 @@ export function encodeEntryMetadata(w: ProtoWriter, o: {
   w.string(1, o.producerName).uint64(2, o.sequenceId).uint(3, o.publishTime);
   const f = o.fields;
   if (f) {
-    keyValues(w, 4, f.properties);
+    w.keyValues(4, f.properties);
     if (f.partitionKey !== undefined) w.string(6, f.partitionKey);
   }
   if (o.numMessagesInBatch !== undefined) w.int32(11, o.numMessagesInBatch);
@@ -60,7 +55,7 @@ export function encodeEntryMetadata(w: ProtoWriter, o: {
 }
 
 export function encodeSingleMetadata(w: ProtoWriter, f: OutgoingFields, payloadSize: number, sequenceId: bigint): void {
-  keyValues(w, 1, f.properties);
+  w.keyValues(1, f.properties);
   if (f.partitionKey !== undefined) w.string(2, f.partitionKey);
   w.int32(3, payloadSize);
   if (f.eventTime) w.uint(5, f.eventTime);

@@ -8,6 +8,7 @@ export const WIRE_LEN = 2;
 export const WIRE_I32 = 5;
 
 const TWO_32 = 4294967296;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function varintSize(n: number): number {
   let size = 1;
@@ -60,11 +61,12 @@ export class ProtoWriter {
   }
 
   private rawVarint64(v: bigint): void {
-    let u = BigInt.asUintN(64, v);
-    if (u <= BigInt(Number.MAX_SAFE_INTEGER)) {
-      this.rawVarint(Number(u));
+    // Sequence ids and ledger positions: non-negative and well under 2^53, every message.
+    if (v >= 0n && v <= MAX_SAFE) {
+      this.rawVarint(Number(v));
       return;
     }
+    let u = BigInt.asUintN(64, v);
     this.ensure(10);
     while (u >= 0x80n) {
       this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
@@ -142,11 +144,33 @@ export class ProtoWriter {
 
   /** A nested message, encoded in place; the length prefix is fixed up once the body size is known. */
   message(field: number, body: (w: this) => void): this {
+    const lenPos = this.openNested(field);
+    body(this);
+    return this.closeNested(lenPos);
+  }
+
+  /**
+   * Repeated KeyValue { key = 1; value = 2 }: message properties, ten or more per message on
+   * the relay's hot path, encoded without a closure each.
+   */
+  keyValues(field: number, props: Record<string, string> | undefined): this {
+    if (!props) return this;
+    for (const key in props) {
+      const lenPos = this.openNested(field);
+      this.string(1, key).string(2, props[key]!);
+      this.closeNested(lenPos);
+    }
+    return this;
+  }
+
+  private openNested(field: number): number {
     this.tag(field, WIRE_LEN);
     this.ensure(1);
-    const lenPos = this.pos++;
-    const start = this.pos;
-    body(this);
+    return this.pos++;
+  }
+
+  private closeNested(lenPos: number): this {
+    const start = lenPos + 1;
     const len = this.pos - start;
     const lenBytes = varintSize(len);
     if (lenBytes > 1) {
