@@ -105,3 +105,16 @@ it('settles a shard only on the session that holds its lock', async () => {
   const [shard] = await database.sql<{ unsettled: boolean }[]>`select last_sequence > settled_sequence as unsettled from relay_shards where shard = 0`;
   expect(shard!.unsettled).toBe(true);
 });
+
+it('runs relevo\'s statements uncompiled: no JIT on its sessions, even for a plan estimated to cost a whole-backlog scan', async () => {
+  await database.sql.unsafe(ensureShards(), [1]);
+  await database.sql.begin(async (tx) => {
+    const [session] = await tx.unsafe<{ pid: number; jit: string }[]>('select pg_backend_pid() as pid, current_setting(\'jit\') as jit');
+    expect(session!.jit).toBe('off');
+    // With JIT on, this threshold would compile every plan; a million-row backlog crosses the default one.
+    await tx.unsafe('set local jit_above_cost = 0');
+    const [plan] = await tx.unsafe<{ 'QUERY PLAN': [Record<string, unknown>] }[]>(
+      `explain (analyze, format json) ${reclaimInHand()}`, [0, 'jit-test', session!.pid]);
+    expect(plan!['QUERY PLAN'][0]).not.toHaveProperty('JIT');
+  });
+});
