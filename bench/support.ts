@@ -24,7 +24,7 @@ export const pct = (sorted: number[], p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 
 export const round1 = (x: number) => Math.round(x * 10) / 10;
-export const ratio = (a: number, b: number) => +(a / b).toFixed(2);
+export const ratio = (a: number, b: number, digits = 2) => +(a / b).toFixed(digits);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
