@@ -3,7 +3,7 @@
 // (lingering run, idle shard, lost listener), and two relays sharing the shards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, connectDatabase, createCommitAnnouncer, drainKey, retryParked, shardOf, wakeShards, type CommitAnnouncer, type Database,
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, connectDatabase, connectSql, createCommitAnnouncer, drainKey, retryParked, shardOf, wakeShards, type CommitAnnouncer, type Database,
 } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
@@ -155,6 +155,49 @@ describe('relay', () => {
       expect(await drainRuns(relay, shard)).toBe(runs);
     } finally {
       await consumer.close();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it('runs one drain of a shard at a time in a process, even after pg-boss gave up on the job of the run still going', async () => {
+    const namespace = await createTestNamespace();
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-one-run', { runBudgetMs: 600_000 });
+    const holder = connectSql(tdb.url, { max: 1 });
+    let release = () => {};
+    const held = new Promise<void>((r) => { release = r; });
+    const outcomes = async () => {
+      const metric = await relay.metrics.registry.getSingleMetric('relevo_relay_drain_runs_total')!.get();
+      return Object.fromEntries(metric.values.filter((v) => v.labels.shard === '0').map((v) => [v.labels.outcome, v.value]));
+    };
+    const activeRuns = async () => (await database.sql<{ n: number }[]>`
+      select count(*)::int as n from pgboss.job where name = ${DRAIN_QUEUE} and singleton_key = ${drainKey(0)} and state = 'active'`)[0]!.n;
+    try {
+      await expect.poll(activeRuns, { timeout: 20_000, interval: 100 }).toBe(0);
+      // Shard 0's next run stalls in its claim (its sequence row is locked here), job active.
+      let locked = () => {};
+      const holding = holder.begin(async (tx) => {
+        await tx`select shard from relay_shards where shard = 0 for update`;
+        locked();
+        await held;
+      });
+      await new Promise<void>((r) => { locked = r; });
+      const ids = await createPartners(database, 20, wake);
+      expect(ids.some((id) => shardOf(id, SHARDS) === 0)).toBe(true);
+      await expect.poll(activeRuns, { timeout: 20_000, interval: 100 }).toBe(1);
+      // What pg-boss's monitor does to a job whose heartbeat lapsed while its run goes on (a
+      // busy event loop): the shard's next job may start. Its run would share the shard's lock
+      // connection, where the advisory lock is taken again without waiting.
+      await database.sql`update pgboss.job set state = 'failed', completed_on = now()
+        where name = ${DRAIN_QUEUE} and singleton_key = ${drainKey(0)} and state = 'active'`;
+      await wakeShards(relay.worker.boss, [0]);
+      await expect.poll(outcomes, { timeout: 20_000, interval: 100 }).toHaveProperty('locked');
+      release();
+      await holding;
+      await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
+    } finally {
+      release();
+      await holder.end();
       await relay.stop();
     }
   }, 60_000);

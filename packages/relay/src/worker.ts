@@ -101,8 +101,21 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     return c;
   };
 
+  // Shards this process is draining now. The advisory lock does not exclude a second run of
+  // the same shard here: both would use the shard's one lock connection, and a session can
+  // take a lock it holds again. pg-boss starts such a run when it fails a job whose heartbeat
+  // lapsed (a busy event loop) while the run goes on; the two runs then sent on one producer
+  // out of sequence order, and the broker dropped the lower sequences as duplicates.
+  const draining = new Set<number>();
+
   /** One drain job's run; resolves to the commit generation it saw last when it emptied the shard. */
   const runDrain = async (shard: number): Promise<number | undefined> => {
+    if (draining.has(shard)) {
+      o.metrics.drainRun(shard, 'locked');
+      if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
+      return undefined;
+    }
+    draining.add(shard);
     const conn = lockClient(shard);
     try {
       const [lock] = await conn.unsafe<{ ok: boolean; pid: number }[]>(
@@ -148,6 +161,8 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       await o.producers.closeShard(shard);
       if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
       return undefined;
+    } finally {
+      draining.delete(shard);
     }
   };
 
