@@ -3,11 +3,12 @@
 // (lingering run, idle shard, lost listener), and two relays sharing the shards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, connectDatabase, connectSql, createCommitAnnouncer, drainKey, retryParked, shardOf, wakeShards, type CommitAnnouncer, type Database,
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, claimBatch, connectDatabase, connectSql, createCommitAnnouncer, drainKey, ensureShards, retryParked, shardOf, shardRange,
+  wakeShards, type ClaimedRow, type CommitAnnouncer, type Database,
 } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
-import { ProducerPool, createRelayMetrics, startRelayWorker, topicUrl, type RelayWorker } from '@relevo/relay';
+import { ProducerPool, createRelayMetrics, startRelayWorker, toOutgoingMessage, topicUrl, type RelayWorker } from '@relevo/relay';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest } from './support/pulsar.ts';
@@ -153,6 +154,42 @@ describe('relay', () => {
         expect(Number((received!.event.data as { version: number }).version)).toBe(version);
       }
       expect(await drainRuns(relay, shard)).toBe(runs);
+    } finally {
+      await consumer.close();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it('re-sends rows left in hand, some of which the broker already stored, without losing the others', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    const [partner] = await createPartners(database, 1);
+    for (let v = 2; v <= 10; v++) await updatePartner(database, partner!);
+    // A relay that stopped mid-way: it claimed the partner's ten rows, the broker stored the
+    // first five it sent (its receipts never recorded), the other five were not sent yet.
+    const shard = shardOf(partner!, SHARDS);
+    const range = shardRange(shard, SHARDS);
+    const session = connectSql(tdb.url, { max: 1 });
+    const producers = new ProducerPool({ client, namespace, idleMs: 500 });
+    try {
+      await session.unsafe(ensureShards(), [SHARDS]);
+      const [lockHolder] = await session.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
+      const pid = lockHolder!.pid;
+      const claimed = await session.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, 100, 'stopped-relay', pid, range.to]);
+      expect(claimed).toHaveLength(10);
+      const producer = await producers.producer(TOPICS.partners, shard);
+      const sent = [...claimed].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)).slice(0, 5);
+      await Promise.all(sent.map((row) => producer.send(toOutgoingMessage(row))));
+    } finally {
+      await producers.closeAll();
+      await session.end();
+    }
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-resend');
+    try {
+      await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
+      const received = await collect(consumer, TOPICS.partners, 10, 5_000);
+      expect(received.map((r) => Number((r.event.data as { version: number }).version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     } finally {
       await consumer.close();
       await relay.stop();

@@ -214,6 +214,8 @@ export class ProducerImpl implements Producer, ProducerHandler {
         sequenceId: op.seq,
       });
     }
+    const highest = head.ops[n - 1]!.seq;
+    if (highest > this.lastSequenceId) this.lastSequenceId = highest;
     this.inFlight -= n;
     this.settled(n);
     this.drainBlocked();

@@ -33,7 +33,10 @@ export interface SendReceipt {
 export interface Producer {
   readonly topic: string;
   readonly producerName: string;
-  /** From the latest PRODUCER_SUCCESS (-1n if none): the highest sequence id broker dedup already has. */
+  /**
+   * The highest sequence id the broker is known to have from this producer name (-1n if
+   * none): from the latest PRODUCER_SUCCESS, raised by each receipt since.
+   */
   readonly lastSequenceId: bigint;
   readonly schemaVersion: Uint8Array | undefined;
   /** Resolves on SEND_RECEIPT. When maxPendingMessages are in flight the message waits, in order, for room. */

@@ -79,11 +79,12 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   const now = deps.now ?? Date.now;
   const deadline = now() + budgetMs;
   const range = shardRange(shard, deps.shards);
-  await syncSequenceFloor(deps, shard);
+  const brokerHas = await syncSequenceFloor(deps, shard);
   let published = 0;
   let failed = 0;
   const inHand = await deps.sql.unsafe<ClaimedRow[]>(reclaimInHand(), [shard, deps.relayId, deps.lockPid], PREPARED);
   if (inHand.length > 0) deps.log.info({ shard, rows: inHand.length }, 're-sending rows claimed before a stop, same sequence ids');
+  const resends = splitAtBrokerFloor(inHand, brokerHas);
   // Partners with a failed row in this run: their later rows are held back, even those the
   // next claim took before the failure was recorded.
   const blocked = new Set<string>();
@@ -97,7 +98,13 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
     rows.catch(() => undefined);
     return rows;
   };
-  let claimed: Promise<ClaimedRow[]> = inHand.length > 0 ? Promise.resolve(inHand) : claim();
+  // Rows in hand go out first, then claims. All of them, whatever the time budget: a run
+  // that ends cleanly settles the shard, and a settled shard is not looked at again.
+  const next = (): Promise<ClaimedRow[]> => {
+    const rows = resends.shift();
+    return rows ? Promise.resolve(rows) : claim();
+  };
+  let claimed = next();
   let reason: DrainOutcome['reason'] = 'empty';
   try {
     for (;;) {
@@ -113,12 +120,12 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
         await assertFence(deps, shard);
         break;
       }
-      const publishing = publishBatch(deps, shard, [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)), blocked);
+      const publishing = publishBatch(deps, shard, bySequence(rows), blocked);
       // The next claim's round trip overlaps this batch's wait for receipts. Its rows are
       // published only once this batch's outcome is in `blocked`, so a partner whose row
       // failed here keeps its order.
-      const more = now() < deadline;
-      claimed = more ? claim() : Promise.resolve([]);
+      const more = resends.length > 0 || now() < deadline;
+      claimed = more ? next() : Promise.resolve([]);
       const result = await publishing;
       await marking;
       marking = settle(deps, shard, result);
@@ -147,16 +154,34 @@ async function assertFence(deps: DrainDeps, shard: number): Promise<void> {
   if (row?.pid !== deps.lockPid) throw new FenceLostError(`shard ${shard}: the connection holding its lock was lost`);
 }
 
+const bySequence = (rows: ClaimedRow[]): ClaimedRow[] => [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1));
+
+/**
+ * Rows in hand to re-send, in sequence order, as separate sends: first those the broker
+ * already has (at or below its highest sequence id for the row's producer), then the rest.
+ * The broker judges a batch a duplicate by its first sequence id: one batch holding both
+ * would be dropped whole, and the rows it had not seen marked sent without being stored.
+ */
+export function splitAtBrokerFloor(rows: ClaimedRow[], brokerHas: ReadonlyMap<string, bigint>): ClaimedRow[][] {
+  const sorted = bySequence(rows);
+  const known = sorted.filter((r) => r.publish_sequence <= (brokerHas.get(r.topic) ?? -1n));
+  const unknown = sorted.filter((r) => r.publish_sequence > (brokerHas.get(r.topic) ?? -1n));
+  return [known, unknown].filter((part) => part.length > 0);
+}
+
 /**
  * The broker remembers, per producer name, the highest sequence id it persisted. If the
  * database's shard sequence is behind it (a restored backup, a re-created database), new
  * rows would be dropped as duplicates: move the shard's sequence past the broker's.
+ * Returns that highest sequence id per topic.
  */
-async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<void> {
+async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<Map<string, bigint>> {
   let floor = -1n;
+  const brokerHas = new Map<string, bigint>();
   for (const topic of OWN_TOPICS) {
     try {
       const producer = await deps.producers.producer(topic, shard);
+      brokerHas.set(topic, producer.lastSequenceId);
       if (producer.lastSequenceId > floor) floor = producer.lastSequenceId;
     } catch (err) {
       if (err instanceof PulsarError && err.code === 'ProducerBusy') {
@@ -172,6 +197,7 @@ async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<void> 
       [shard, floor.toString()],
     );
   }
+  return brokerHas;
 }
 
 /** A partner whose row fails holds its later rows back, so its order is kept on the topic. */
