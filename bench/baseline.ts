@@ -11,7 +11,7 @@ import { toOutgoingMessage } from '@relevo/relay';
 import { serviceUrl } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
-import { loadBacklog, log, sleep } from './support.ts';
+import { dropNamespace, loadBacklog, log, sleep } from './support.ts';
 
 export interface BaselineResult {
   rows: number;
@@ -34,8 +34,9 @@ export async function runBaseline(opts: { rows: number; workers?: number; fetchB
   const boss = createBoss(db.url);
   boss.on('error', () => undefined);
   const client = createClient({ serviceUrl });
+  let namespace: string | undefined;
   try {
-    const namespace = await createTestNamespace();
+    namespace = await createTestNamespace();
     await loadBacklog(sql, opts.rows);
     await boss.start();
     await boss.createQueue(QUEUE, { retryLimit: 3 });
@@ -86,5 +87,6 @@ export async function runBaseline(opts: { rows: number; workers?: number; fetchB
     await client.close().catch(() => undefined);
     await sql.end({ timeout: 5 });
     await db.drop();
+    if (namespace) await dropNamespace(namespace);
   }
 }

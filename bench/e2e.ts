@@ -8,7 +8,7 @@ import { connectDatabase } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
-import { PROFILE_DIR, loadBacklog, log, sleep, spawnRelevo, type Child } from './support.ts';
+import { type Child, dropNamespace, loadBacklog, log, PROFILE_DIR, sleep, spawnRelevo } from './support.ts';
 
 export interface E2EOptions {
   rows: number;
@@ -48,8 +48,9 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
   const db = await createTestDatabase('relevo_bench');
   const database = connectDatabase(db.url, { max: 2 });
   const children: Child[] = [];
+  let namespace: string | undefined;
   try {
-    const namespace = await createTestNamespace();
+    namespace = await createTestNamespace();
     for (const stmt of opts.setup ?? []) await database.sql.unsafe(stmt);
     const t0 = performance.now();
     await loadBacklog(database.sql, opts.rows);
@@ -109,5 +110,6 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
     await Promise.all(children.map((c) => c.stop()));
     await database.close();
     await db.drop();
+    if (namespace) await dropNamespace(namespace);
   }
 }

@@ -15,7 +15,7 @@ import { connectSql } from '@relevo/db';
 import { serviceUrl } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
-import { closedLoop, freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor, type Child } from './support.ts';
+import { type Child, closedLoop, dropNamespace, freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor } from './support.ts';
 
 export interface Percentiles { n: number; p50: number; p95: number; p99: number; max: number }
 
@@ -53,8 +53,9 @@ export async function runLatency(opts: { rates: number[]; seconds: number; warmu
   const children: Child[] = [];
   const client = createClient({ serviceUrl });
   let consuming = true;
+  let namespace: string | undefined;
   try {
-    const namespace = await createTestNamespace();
+    namespace = await createTestNamespace();
     const ids = await loadPartners(sql, partners);
     const port = await freePort();
     const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), API_TOKENS: TOKEN, RELAY_SHARDS: '4' });
@@ -166,5 +167,6 @@ export async function runLatency(opts: { rates: number[]; seconds: number; warmu
     await client.close().catch(() => undefined);
     await sql.end({ timeout: 5 });
     await db.drop();
+    if (namespace) await dropNamespace(namespace);
   }
 }

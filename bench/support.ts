@@ -181,3 +181,14 @@ export function partnerPatcher(base: string, token: string, maxSockets: number):
     req.end(body);
   });
 }
+
+/**
+ * Deletes a bench namespace with its topics. A drain of the million leaves ~1 GiB of ledgers
+ * on the broker; kept, a day of runs filled the disk and Postgres stopped mid-load.
+ */
+export async function dropNamespace(namespace: string): Promise<void> {
+  const res = await fetch(`${adminUrl}/admin/v2/namespaces/${namespace}/topics`);
+  const topics = res.ok ? ((await res.json()) as string[]) : [];
+  for (const topic of topics) await fetch(`${adminUrl}/admin/v2/${topic.replace('://', '/')}?force=true`, { method: 'DELETE' });
+  await fetch(`${adminUrl}/admin/v2/namespaces/${namespace}`, { method: 'DELETE' });
+}
