@@ -164,9 +164,8 @@ const bySequence = (rows: ClaimedRow[]): ClaimedRow[] => [...rows].sort((a, b) =
  */
 export function splitAtBrokerFloor(rows: ClaimedRow[], brokerHas: ReadonlyMap<string, bigint>): ClaimedRow[][] {
   const sorted = bySequence(rows);
-  const known = sorted.filter((r) => r.publish_sequence <= (brokerHas.get(r.topic) ?? -1n));
-  const unknown = sorted.filter((r) => r.publish_sequence > (brokerHas.get(r.topic) ?? -1n));
-  return [known, unknown].filter((part) => part.length > 0);
+  const stored = (r: ClaimedRow) => r.publish_sequence <= (brokerHas.get(r.topic) ?? -1n);
+  return [sorted.filter(stored), sorted.filter((r) => !stored(r))].filter((part) => part.length > 0);
 }
 
 /**
@@ -176,13 +175,11 @@ export function splitAtBrokerFloor(rows: ClaimedRow[], brokerHas: ReadonlyMap<st
  * Returns that highest sequence id per topic.
  */
 async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<Map<string, bigint>> {
-  let floor = -1n;
   const brokerHas = new Map<string, bigint>();
   for (const topic of OWN_TOPICS) {
     try {
       const producer = await deps.producers.producer(topic, shard);
       brokerHas.set(topic, producer.lastSequenceId);
-      if (producer.lastSequenceId > floor) floor = producer.lastSequenceId;
     } catch (err) {
       if (err instanceof PulsarError && err.code === 'ProducerBusy') {
         throw new ShardBusyError(`shard ${shard}: producer for ${topic} is held by another relay`);
@@ -191,6 +188,7 @@ async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<Map<st
       deps.log.error({ err, shard, topic }, 'cannot create producer; rows for this topic will fail and back off');
     }
   }
+  const floor = [...brokerHas.values()].reduce((max, s) => (s > max ? s : max), -1n);
   if (floor >= 0n) {
     await deps.sql.unsafe(
       'update relay_shards set last_sequence = greatest(last_sequence, $2::bigint) where shard = $1',

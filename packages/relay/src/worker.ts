@@ -108,23 +108,22 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
   // out of sequence order, and the broker dropped the lower sequences as duplicates.
   const draining = new Set<number>();
 
+  /** Someone drains the shard now (another relay, or a run of this process): ask again shortly. */
+  const lockedOut = (shard: number): undefined => {
+    o.metrics.drainRun(shard, 'locked');
+    if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
+    return undefined;
+  };
+
   /** One drain job's run; resolves to the commit generation it saw last when it emptied the shard. */
   const runDrain = async (shard: number): Promise<number | undefined> => {
-    if (draining.has(shard)) {
-      o.metrics.drainRun(shard, 'locked');
-      if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-      return undefined;
-    }
+    if (draining.has(shard)) return lockedOut(shard);
     draining.add(shard);
     const conn = lockClient(shard);
     try {
       const [lock] = await conn.unsafe<{ ok: boolean; pid: number }[]>(
         'select pg_try_advisory_lock($1, $2) as ok, pg_backend_pid() as pid', [SHARD_LOCK_SPACE, shard]);
-      if (!lock?.ok) {
-        o.metrics.drainRun(shard, 'locked');
-        scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-        return undefined;
-      }
+      if (!lock?.ok) return lockedOut(shard);
       try {
         const deps: DrainDeps = {
           sql: conn, lockPid: lock.pid, pool: o.sql, producers: o.producers, log: o.log, metrics: o.metrics, relayId, shards: o.shards,
