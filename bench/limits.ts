@@ -11,8 +11,8 @@ import { PREPARED, claimBatch, connectSql, ensureShards, markSent, shardRange, t
 import { toOutgoingMessage } from '@relevo/relay';
 import { adminUrl, startBroker } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
-import { deleteTopic, javaRun } from './producer.ts';
-import { loadBacklog, log, median } from './support.ts';
+import { javaRun } from './producer.ts';
+import { deleteTopic, dropNamespace, loadBacklog, log, median } from './support.ts';
 
 export interface LimitsResult {
   rows: number;
@@ -113,7 +113,7 @@ export async function runLimits(opts: { rows: number; shards?: number; batchSize
     await deleteTopic(topic);
     log(`limits broker round ${r + 1}: ${Math.round(broker.at(-1)!)} msg/s of ${messageBytes} B`);
   }
-  await fetch(`${adminUrl}/admin/v2/namespaces/${ns}`, { method: 'DELETE' }).catch(() => undefined);
+  await dropNamespace(ns).catch(() => undefined);
 
   const pg = Math.max(median(one), median(many));
   const br = median(broker);

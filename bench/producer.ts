@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createClient } from '@relevo/pulsar';
 import { adminUrl, pulsarHome, serviceUrl, startBroker } from '../scripts/pulsar.ts';
+import { deleteTopic } from './support.ts';
 
 export interface ProducerBenchResult {
   seconds: number;
@@ -63,10 +64,6 @@ export function javaRun(topic: string, seconds: number, size: number, opts: { pr
       else reject(new Error(`pulsar-perf exited ${code}; output tail:\n${out.slice(-2000)}`));
     });
   });
-}
-
-export async function deleteTopic(topic: string): Promise<void> {
-  await fetch(`${adminUrl}/admin/v2/${topic.replace('://', '/')}?force=true`, { method: 'DELETE' });
 }
 
 export async function runProducerBench(opts: { seconds: number; rounds: number; size?: number }): Promise<ProducerBenchResult> {

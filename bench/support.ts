@@ -189,6 +189,10 @@ export function partnerPatcher(base: string, token: string, maxSockets: number):
 export async function dropNamespace(namespace: string): Promise<void> {
   const res = await fetch(`${adminUrl}/admin/v2/namespaces/${namespace}/topics`);
   const topics = res.ok ? ((await res.json()) as string[]) : [];
-  for (const topic of topics) await fetch(`${adminUrl}/admin/v2/${topic.replace('://', '/')}?force=true`, { method: 'DELETE' });
+  for (const topic of topics) await deleteTopic(topic);
   await fetch(`${adminUrl}/admin/v2/namespaces/${namespace}`, { method: 'DELETE' });
+}
+
+export async function deleteTopic(topic: string): Promise<void> {
+  await fetch(`${adminUrl}/admin/v2/${topic.replace('://', '/')}?force=true`, { method: 'DELETE' });
 }
