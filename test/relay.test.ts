@@ -40,9 +40,14 @@ async function startRelay(
   return { worker, client, metrics, stop: async () => { await worker.stop(); await client.close(); } };
 }
 
-async function drainRuns(relay: RunningRelay, shard: number): Promise<number> {
+/** A shard's drain runs so far, by how they ended. */
+async function drainOutcomes(relay: RunningRelay, shard: number): Promise<Record<string, number>> {
   const metric = await relay.metrics.registry.getSingleMetric('relevo_relay_drain_runs_total')!.get();
-  return metric.values.filter((v) => v.labels.shard === String(shard)).reduce((sum, v) => sum + v.value, 0);
+  return Object.fromEntries(metric.values.filter((v) => v.labels.shard === String(shard)).map((v) => [v.labels.outcome, v.value]));
+}
+
+async function drainRuns(relay: RunningRelay, shard: number): Promise<number> {
+  return Object.values(await drainOutcomes(relay, shard)).reduce((sum, n) => sum + n, 0);
 }
 
 async function publishedTotal(relay: RunningRelay): Promise<number> {
@@ -203,10 +208,6 @@ describe('relay', () => {
     const holder = connectSql(tdb.url, { max: 1 });
     let release = () => {};
     const held = new Promise<void>((r) => { release = r; });
-    const outcomes = async () => {
-      const metric = await relay.metrics.registry.getSingleMetric('relevo_relay_drain_runs_total')!.get();
-      return Object.fromEntries(metric.values.filter((v) => v.labels.shard === '0').map((v) => [v.labels.outcome, v.value]));
-    };
     const activeRuns = async () => (await database.sql<{ n: number }[]>`
       select count(*)::int as n from pgboss.job where name = ${DRAIN_QUEUE} and singleton_key = ${drainKey(0)} and state = 'active'`)[0]!.n;
     try {
@@ -228,7 +229,7 @@ describe('relay', () => {
       await database.sql`update pgboss.job set state = 'failed', completed_on = now()
         where name = ${DRAIN_QUEUE} and singleton_key = ${drainKey(0)} and state = 'active'`;
       await wakeShards(relay.worker.boss, [0]);
-      await expect.poll(outcomes, { timeout: 20_000, interval: 100 }).toHaveProperty('locked');
+      await expect.poll(() => drainOutcomes(relay, 0), { timeout: 20_000, interval: 100 }).toHaveProperty('locked');
       release();
       await holding;
       await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
