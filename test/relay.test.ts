@@ -8,7 +8,9 @@ import {
 } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type PulsarClient } from '@relevo/pulsar';
-import { ProducerPool, createRelayMetrics, startRelayWorker, toOutgoingMessage, topicUrl, type RelayWorker } from '@relevo/relay';
+import {
+  ProducerPool, createRelayMetrics, drainShard, startRelayWorker, toOutgoingMessage, topicUrl, type DrainDeps, type RelayWorker,
+} from '@relevo/relay';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest } from './support/pulsar.ts';
@@ -195,6 +197,53 @@ describe('relay', () => {
       await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
       const received = await collect(consumer, TOPICS.partners, 10, 5_000);
       expect(received.map((r) => Number((r.event.data as { version: number }).version))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    } finally {
+      await consumer.close();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it('gives a failed row and the row held behind it their sequences back before the batch sends any later row', async () => {
+    const namespace = await createTestNamespace();
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    // Two partners on one shard, so their rows share the shard's producer and sequence.
+    const ids = await createPartners(database, SHARDS + 1);
+    const sharesShard = (id: string, other: string) => other !== id && shardOf(other, SHARDS) === shardOf(id, SHARDS);
+    const failing = ids.find((id) => ids.some((other) => sharesShard(id, other)))!;
+    const healthy = ids.find((other) => sharesShard(failing, other))!;
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    await updatePartner(database, failing, 'fails-this-time');
+    await updatePartner(database, failing, 'held-behind');
+    await updatePartner(database, healthy, 'sent-after-both');
+    const [bad] = await database.sql`
+      update outbox set payload = jsonb_set(payload, '{data,version}', '"two"')
+       where aggregate_id = ${failing} and aggregate_version = 2 returning id`;
+    // A relay that dies the first time it writes through its pool: without giving the failed
+    // and held rows back first, the healthy row (the highest sequence) would be stored by then.
+    const session = connectSql(tdb.url, { max: 1 });
+    const producers = new ProducerPool({ client, namespace, idleMs: 500 });
+    const dying = { unsafe: () => Promise.reject(new Error('the relay died here')) } as unknown as DrainDeps['pool'];
+    try {
+      await session.unsafe(ensureShards(), [SHARDS]);
+      const [lockHolder] = await session.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
+      await expect(drainShard({
+        sql: session, lockPid: lockHolder!.pid, pool: dying, producers, log, metrics: createRelayMetrics(database.sql, SHARDS),
+        relayId: 'dying-relay', shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
+      }, shardOf(failing, SHARDS), 5_000)).rejects.toThrow('the relay died here');
+    } finally {
+      await producers.closeAll();
+      await session.end();
+    }
+    // The failure was passing: the next relay gets all three rows to the broker, in order.
+    await database.sql`update outbox set payload = jsonb_set(payload, '{data,version}', '2') where id = ${bad!.id}`;
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-after-dying');
+    try {
+      await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
+      const received = await collect(consumer, TOPICS.partners, 3, 5_000);
+      const versionsOf = (partner: string) => received
+        .filter((r) => (r.event.data as { partner_id: string }).partner_id === partner)
+        .map((r) => Number((r.event.data as { version: number }).version));
+      expect({ failing: versionsOf(failing), healthy: versionsOf(healthy) }).toEqual({ failing: [2, 3], healthy: [2] });
     } finally {
       await consumer.close();
       await relay.stop();

@@ -3,7 +3,7 @@
 // Any undecodable input closes the connection with a ProtocolError that every waiter sees.
 import net from 'node:net';
 import tls from 'node:tls';
-import { PulsarError, ProtocolError, TimeoutError, serverError, toPulsarError } from './errors.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE, PulsarError, ProtocolError, TimeoutError, serverError, toPulsarError } from './errors.ts';
 import {
   CommandType, decodeCommand, encodeAuthResponse, encodeConnect, encodePing, encodePong, type Incoming,
 } from './protocol/commands.ts';
@@ -39,7 +39,6 @@ interface PendingRequest {
   timer: NodeJS.Timeout;
 }
 
-const DEFAULT_MAX_MESSAGE_SIZE = 5 * 1024 * 1024;
 
 export class Connection {
   readonly logical: BrokerAddress;

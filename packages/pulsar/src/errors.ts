@@ -31,6 +31,18 @@ export class TimeoutError extends PulsarError {
   }
 }
 
+/** The broker's default maxMessageSize, until its CONNECTED says otherwise. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 5 * 1024 * 1024;
+
+/**
+ * A payload over the broker's limit is refused before it reaches the wire, its sequence id
+ * unused. A caller that must know before it sends anything else asks here.
+ */
+export function messageTooBig(payload: Uint8Array, maxMessageSize: number): PulsarError | undefined {
+  if (payload.length <= maxMessageSize) return undefined;
+  return new PulsarError('MessageTooBig', `payload of ${payload.length} bytes exceeds the broker's ${maxMessageSize}`);
+}
+
 /** The peer sent bytes that are not a valid Pulsar frame; the connection that carried them is closed. */
 export class ProtocolError extends PulsarError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -44,6 +44,10 @@ export class PartitionedProducer implements Producer {
     return this.parts[0]!.schemaVersion;
   }
 
+  get maxMessageSize(): number {
+    return Math.min(...this.parts.map((p) => p.maxMessageSize));
+  }
+
   send(msg: OutgoingMessage): Promise<SendReceipt> {
     return this.parts[this.router.choose(msg.partitionKey)]!.send(msg);
   }

@@ -6,7 +6,8 @@ import { Backoff, retrying, sleep } from './backoff.ts';
 import type { Connection, ProducerHandler } from './connection.ts';
 import type { ClientContext } from './context.ts';
 import {
-  PulsarError, ProtocolError, TimeoutError, isFatalOnReconnect, isRetriable, serverError, toPulsarError,
+  DEFAULT_MAX_MESSAGE_SIZE, PulsarError, ProtocolError, TimeoutError, isFatalOnReconnect, isRetriable, messageTooBig, serverError,
+  toPulsarError,
 } from './errors.ts';
 import { encodeCloseProducer, encodeProducer, type Incoming, type SchemaData } from './protocol/commands.ts';
 import { simpleFrame } from './protocol/frame.ts';
@@ -62,6 +63,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
   producerName: string;
   lastSequenceId = -1n;
   schemaVersion: Uint8Array | undefined;
+  maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
 
   private readonly ctx: ClientContext;
   private readonly cfg: ProducerConfig;
@@ -75,7 +77,6 @@ export class ProducerImpl implements Producer, ProducerHandler {
   private created = false;
   private epoch = 0;
   private nextSeq = 0n;
-  private maxMessageSize = 5 * 1024 * 1024;
   private inFlight = 0;
   private batch: SendOp[] = [];
   private batchBytes = 0;
@@ -236,9 +237,8 @@ export class ProducerImpl implements Producer, ProducerHandler {
     if (this.fatal) return Promise.reject(this.fatal);
     if (this.state === 'closing' || this.state === 'closed') return Promise.reject(new PulsarError('AlreadyClosed', 'producer is closed'));
     if (!(msg.payload instanceof Uint8Array)) return Promise.reject(new PulsarError('InvalidArgument', 'payload must be a Uint8Array'));
-    if (msg.payload.length > this.maxMessageSize) {
-      return Promise.reject(new PulsarError('MessageTooBig', `payload of ${msg.payload.length} bytes exceeds the broker's ${this.maxMessageSize}`));
-    }
+    const tooBig = messageTooBig(msg.payload, this.maxMessageSize);
+    if (tooBig) return Promise.reject(tooBig);
     return new Promise<SendReceipt>((resolve, reject) => {
       this.queuedOps++;
       if (this.blocked.length > 0 || this.inFlight >= this.cfg.maxPendingMessages) this.blocked.push({ msg, resolve, reject });

@@ -39,6 +39,8 @@ export interface Producer {
    */
   readonly lastSequenceId: bigint;
   readonly schemaVersion: Uint8Array | undefined;
+  /** The largest payload the broker takes (messageTooBig tells before a send is tried). */
+  readonly maxMessageSize: number;
   /** Resolves on SEND_RECEIPT. When maxPendingMessages are in flight the message waits, in order, for room. */
   send(msg: OutgoingMessage): Promise<SendReceipt>;
   flush(): Promise<void>;

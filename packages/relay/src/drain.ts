@@ -5,7 +5,7 @@ import {
   claimBatch, markSent, recordFailures, reclaimInHand, releaseClaims, nextRetryAt, settleShard, shardRange, PREPARED, type ClaimedRow,
 } from '@relevo/db/sql';
 import { OWN_TOPICS } from '@relevo/events';
-import { PulsarError, formatMessageId, isRetriable, type SendReceipt } from '@relevo/pulsar';
+import { PulsarError, formatMessageId, isRetriable, messageTooBig, type OutgoingMessage, type Producer } from '@relevo/pulsar';
 import { endSpanWithError, traceHeadersOf, type Logger, type Span } from '@relevo/runtime';
 import { backoffMs } from './backoff.ts';
 import { toOutgoingMessage } from './message.ts';
@@ -68,11 +68,11 @@ export class BrokerUnavailableError extends Error {
   readonly code = 'BROKER_UNAVAILABLE';
 }
 
+/** A batch's rows that reached the broker's answer (those failed before sending are already given back). */
 interface BatchResult {
   /** Each with the broker's message id, formatted as the outbox stores it. */
   sent: { row: ClaimedRow; messageId: string }[];
   failed: { row: ClaimedRow; error: string }[];
-  held: ClaimedRow[];
 }
 
 export async function drainShard(deps: DrainDeps, shard: number, budgetMs: number): Promise<DrainOutcome> {
@@ -132,6 +132,8 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       // Awaited before the next mark or on the way out; until then a failure must not count
       // as an unhandled rejection (which would kill the process mid-batch).
       marking.catch(() => undefined);
+      // Failed rows give their sequences back before any higher one goes out (see publishBatch).
+      if (result.failed.length > 0) await marking;
       published += result.sent.length;
       failed += result.failed.length;
       if (!more) {
@@ -198,16 +200,25 @@ async function syncSequenceFloor(deps: DrainDeps, shard: number): Promise<Map<st
   return brokerHas;
 }
 
-/** A partner whose row fails holds its later rows back, so its order is kept on the topic. */
+/**
+ * A partner whose row fails holds its later rows back, so its order is kept on the topic.
+ *
+ * Everything that can fail a row before the broker sees it (encoding, the topic's producer,
+ * the size limit) is decided before any row of the batch is sent, and such rows give their
+ * sequence ids back first. A row held or failed keeps a sequence below the ones about to be
+ * stored; had the relay stopped before giving it back, its re-send would be judged a
+ * duplicate and the row marked sent without ever being stored.
+ */
 async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], blocked: Set<string>): Promise<BatchResult> {
-  const result: BatchResult = { sent: [], failed: [], held: [] };
-  const pending: { row: ClaimedRow; span: Span; receipt: Promise<SendReceipt> }[] = [];
+  const ready: { row: ClaimedRow; span: Span; producer: Producer; message: OutgoingMessage }[] = [];
+  const failed: BatchResult['failed'] = [];
+  const held: ClaimedRow[] = [];
   // A topic whose producer the broker refused (schema, authorization) fails the batch's other
   // rows of that topic with the same error, without asking the broker again for each.
   const refused = new Map<string, unknown>();
   for (const row of rows) {
     if (blocked.has(row.aggregate_id)) {
-      result.held.push(row);
+      held.push(row);
       continue;
     }
     const span = startPublishSpan(row, shard);
@@ -218,28 +229,28 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
         refused.set(row.topic, err);
         throw err;
       });
-      pending.push({ row, span, receipt: producer.send(message) });
+      const tooBig = messageTooBig(message.payload, producer.maxMessageSize);
+      if (tooBig) throw tooBig;
+      ready.push({ row, span, producer, message });
     } catch (err) {
       endSpanWithError(span, err);
       const stop = err instanceof PulsarError && err.code === 'ProducerBusy' ? new ShardBusyError(err.message)
         : isRetriable(err) ? new BrokerUnavailableError(`shard ${shard}: no producer for ${row.topic}: ${describe(err)}`, { cause: err })
           : undefined;
       if (stop) {
-        // Sends already made stay unmarked (their rows are re-sent, deduplicated, next run):
-        // their outcome no longer matters here, and must not surface as an unhandled rejection.
-        for (const p of pending) {
-          p.receipt.catch(() => undefined);
-          p.span.end();
-        }
+        // Nothing of this batch went out: its rows stay in hand, above every stored sequence.
+        for (const r of ready) r.span.end();
         throw stop;
       }
       blocked.add(row.aggregate_id);
-      result.failed.push({ row, error: describe(err) });
+      failed.push({ row, error: describe(err) });
     }
   }
-  const settled = await Promise.allSettled(pending.map((p) => p.receipt));
-  settled.forEach((s, i) => {
-    const { row, span } = pending[i]!;
+  if (failed.length > 0 || held.length > 0) await giveBack(deps, shard, failed, held);
+  const result: BatchResult = { sent: [], failed: [] };
+  const receipts = await Promise.allSettled(ready.map((r) => r.producer.send(r.message)));
+  receipts.forEach((s, i) => {
+    const { row, span } = ready[i]!;
     if (s.status === 'fulfilled') {
       const messageId = formatMessageId(s.value.messageId);
       if (span.isRecording()) span.setAttribute('messaging.message.id', messageId);
@@ -255,8 +266,8 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
 }
 
 async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<void> {
-  const ackedAt = (deps.now ?? Date.now)();
   if (r.sent.length > 0) {
+    const ackedAt = (deps.now ?? Date.now)();
     await deps.pool.unsafe(markSent(), [
       r.sent.map((s) => s.row.id.toString()),
       r.sent.map((s) => s.messageId),
@@ -269,15 +280,20 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
     }
     for (const [topic, seconds] of commitToAck) deps.metrics.published(topic, shard, seconds);
   }
-  if (r.failed.length > 0) {
+  if (r.failed.length > 0) await giveBack(deps, shard, r.failed, []);
+}
+
+/** Failed rows wait out their backoff (or are parked), held rows go back in line: both without a sequence. */
+async function giveBack(deps: DrainDeps, shard: number, failed: BatchResult['failed'], held: ClaimedRow[]): Promise<void> {
+  if (failed.length > 0) {
     const random = deps.random ?? Math.random;
     await deps.pool.unsafe(recordFailures(), [
-      r.failed.map((f) => f.row.id.toString()),
-      r.failed.map((f) => f.error),
-      r.failed.map((f) => backoffMs(f.row.attempts + 1, deps.backoffBaseMs, deps.backoffMaxMs, random)),
+      failed.map((f) => f.row.id.toString()),
+      failed.map((f) => f.error),
+      failed.map((f) => backoffMs(f.row.attempts + 1, deps.backoffBaseMs, deps.backoffMaxMs, random)),
       deps.maxAttempts,
     ], PREPARED);
-    for (const { row, error } of r.failed) {
+    for (const { row, error } of failed) {
       const parked = row.attempts + 1 >= deps.maxAttempts;
       deps.metrics.failed(row.topic, shard, parked);
       deps.log.warn({
@@ -286,7 +302,7 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
       }, parked ? 'publish failed: row parked, its partner waits' : 'publish failed: will retry');
     }
   }
-  if (r.held.length > 0) await deps.pool.unsafe(releaseClaims(), [r.held.map((h) => h.id.toString())], PREPARED);
+  if (held.length > 0) await deps.pool.unsafe(releaseClaims(), [held.map((h) => h.id.toString())], PREPARED);
 }
 
 function describe(err: unknown): string {

@@ -1,7 +1,7 @@
 // PulsarClient over the official `pulsar-client` package (C++ binding), for machines where its
 // prebuilt binary installs. Its types are declared structurally here so this file typechecks whether
 // or not the optional dependency is present.
-import { PulsarError, TimeoutError, toPulsarError } from '../errors.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE, PulsarError, TimeoutError, toPulsarError } from '../errors.ts';
 import { formatMessageId } from '../message-id.ts';
 import type {
   ClientOptions, Consumer, Message, MessageId, OutgoingMessage, Producer, ProducerOptions, PulsarClient,
@@ -74,6 +74,8 @@ function nativeProducer(p: NativeProducer): Producer {
     // The native binding does not expose the broker's last sequence id nor the schema version.
     lastSequenceId: -1n,
     schemaVersion: undefined,
+    // Nor the broker's limit: its default.
+    maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
     async send(msg: OutgoingMessage): Promise<SendReceipt> {
       try {
         const id = await p.send({
