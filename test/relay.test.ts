@@ -203,7 +203,11 @@ describe('relay', () => {
     }
   }, 60_000);
 
-  it('gives a failed row and the row held behind it their sequences back before the batch sends any later row', async () => {
+  // Both fail before the broker sees the row: it is decided before the batch sends anything.
+  it.each([
+    { how: 'cannot be encoded', path: '{data,version}', broken: 'two', repaired: 2 },
+    { how: "is over the broker's size limit", path: '{data,nombre}', broken: 'x'.repeat(6 << 20), repaired: 'repaired' },
+  ])('gives a row that $how, and the row held behind it, their sequences back before the batch sends any later row', async ({ path, broken, repaired }) => {
     const namespace = await createTestNamespace();
     const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
     // Two partners on one shard, so their rows share the shard's producer and sequence.
@@ -216,7 +220,7 @@ describe('relay', () => {
     await updatePartner(database, failing, 'held-behind');
     await updatePartner(database, healthy, 'sent-after-both');
     const [bad] = await database.sql`
-      update outbox set payload = jsonb_set(payload, '{data,version}', '"two"')
+      update outbox set payload = jsonb_set(payload, ${path}::text[], ${database.sql.json(broken)})
        where aggregate_id = ${failing} and aggregate_version = 2 returning id`;
     // A relay that dies the first time it writes through its pool: without giving the failed
     // and held rows back first, the healthy row (the highest sequence) would be stored by then.
@@ -235,7 +239,7 @@ describe('relay', () => {
       await session.end();
     }
     // The failure was passing: the next relay gets all three rows to the broker, in order.
-    await database.sql`update outbox set payload = jsonb_set(payload, '{data,version}', '2') where id = ${bad!.id}`;
+    await database.sql`update outbox set payload = jsonb_set(payload, ${path}::text[], ${database.sql.json(repaired)}) where id = ${bad!.id}`;
     const relay = await startRelay(database, tdb.url, namespace, 'relay-after-dying');
     try {
       await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);

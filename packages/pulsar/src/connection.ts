@@ -39,7 +39,6 @@ interface PendingRequest {
   timer: NodeJS.Timeout;
 }
 
-
 export class Connection {
   readonly logical: BrokerAddress;
   readonly physical: BrokerAddress;
