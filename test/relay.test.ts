@@ -29,7 +29,8 @@ interface RunningRelay {
 }
 
 async function startRelay(
-  database: Database, url: string, namespace: string, relayId: string, timing: { idleLingerMs?: number; runBudgetMs?: number; batchSize?: number } = {},
+  database: Database, url: string, namespace: string, relayId: string,
+  timing: { idleLingerMs?: number; runBudgetMs?: number; batchSize?: number; stallAfterMs?: number } = {},
 ): Promise<RunningRelay> {
   const client = createClient({ serviceUrl });
   const metrics = createRelayMetrics(database.sql, SHARDS);
@@ -37,7 +38,7 @@ async function startRelay(
     databaseUrl: url, sql: database.sql, log, metrics, relayId,
     producers: new ProducerPool({ client, namespace, idleMs: 500 }),
     shards: SHARDS, batchSize: timing.batchSize ?? 200, runBudgetMs: timing.runBudgetMs ?? 2_000, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
-    busyDelayMs: 200, idleLingerMs: timing.idleLingerMs ?? 0,
+    busyDelayMs: 200, idleLingerMs: timing.idleLingerMs ?? 0, ...(timing.stallAfterMs ? { stallAfterMs: timing.stallAfterMs } : {}),
   });
   return { worker, client, metrics, stop: async () => { await worker.stop(); await client.close(); } };
 }
@@ -283,6 +284,42 @@ describe('relay', () => {
         where name = ${DRAIN_QUEUE} and singleton_key = ${drainKey(0)} and state = 'active'`;
       await wakeShards(relay.worker.boss, [0]);
       await expect.poll(() => drainOutcomes(relay, 0), { timeout: 20_000, interval: 100 }).toHaveProperty('locked');
+      release();
+      await holding;
+      await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
+    } finally {
+      release();
+      await holder.end();
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it('fences off a drain run stuck past its budget: its session is ended and the shard drained anew', async () => {
+    const namespace = await createTestNamespace();
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-stall', { runBudgetMs: 500, stallAfterMs: 1_500 });
+    const holder = connectSql(tdb.url, { max: 1 });
+    let release = () => {};
+    const held = new Promise<void>((r) => { release = r; });
+    try {
+      // Shard 0's next run waits in its claim on a row lock held here: a call that does not settle.
+      let locked = () => {};
+      const holding = holder.begin(async (tx) => {
+        await tx`select shard from relay_shards where shard = 0 for update`;
+        locked();
+        await held;
+      });
+      await new Promise<void>((r) => { locked = r; });
+      const ids = await createPartners(database, 20, wake);
+      expect(ids.some((id) => shardOf(id, SHARDS) === 0)).toBe(true);
+      const waiting = async () => (await database.sql<{ pid: number }[]>`
+        select pid from pg_stat_activity where datname = ${tdb.name} and application_name = 'relevo-relay' and wait_event_type = 'Lock'`)
+        .map((r) => r.pid);
+      await expect.poll(waiting, { timeout: 20_000, interval: 100 }).toHaveLength(1);
+      const [stuck] = await waiting();
+      await expect.poll(() => drainOutcomes(relay, 0), { timeout: 20_000, interval: 100 }).toHaveProperty('stalled');
+      await expect.poll(async () => (await database.sql`select 1 from pg_stat_activity where pid = ${stuck!}`).length,
+        { timeout: 10_000, interval: 100 }).toBe(0);
       release();
       await holding;
       await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);

@@ -27,6 +27,9 @@ export function spawnRelay(env: Record<string, string>): RelayProcess {
       RELAY_PRODUCER_IDLE_MS: '1000',
       RELAY_BACKOFF_BASE_MS: '100',
       RELAY_BACKOFF_MAX_MS: '1000',
+      // Above the client's 30 s operation timeout (a run waits that long for a producer while
+      // the broker is down), and short enough for a stalled run to be fenced within a test.
+      RELAY_STALL_AFTER_MS: '45000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

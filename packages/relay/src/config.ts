@@ -13,6 +13,7 @@ const schema = z.object({
   RELAY_BATCH_SIZE: env.positiveInt(500),
   RELAY_RUN_BUDGET_MS: env.durationMs(10_000),
   RELAY_IDLE_LINGER_MS: env.durationMs(1_000),
+  RELAY_STALL_AFTER_MS: env.durationMs(120_000),
   RELAY_MAX_ATTEMPTS: env.positiveInt(8),
   RELAY_BACKOFF_BASE_MS: env.durationMs(1_000),
   RELAY_BACKOFF_MAX_MS: env.durationMs(300_000),

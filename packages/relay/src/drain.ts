@@ -35,6 +35,8 @@ export interface DrainDeps {
   idleLingerMs?: number;
   now?: () => number;
   random?: () => number;
+  /** False once the worker fenced this run off as stalled: it must not send or write again. */
+  current?: () => boolean;
 }
 
 export interface DrainOutcome {
@@ -120,6 +122,7 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
         await assertFence(deps, shard);
         break;
       }
+      assertCurrent(deps, shard);
       const publishing = publishBatch(deps, shard, bySequence(rows), blocked);
       // The next claim's round trip overlaps this batch's wait for receipts. Its rows are
       // published only once this batch's outcome is in `blocked`, so a partner whose row
@@ -149,6 +152,14 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   if (reason === 'budget') return { published, failed, reason, nextRetryAt: undefined };
   const [retry] = await deps.sql.unsafe<{ at: Date | null }[]>(nextRetryAt(), [range.from, range.to], PREPARED);
   return { published, failed, reason: 'empty', nextRetryAt: retry?.at ?? undefined, commitsSeen: seen };
+}
+
+/**
+ * A run fenced off as stalled stops before it sends or writes: another run may be using the
+ * shard's producers, and its rows stay in hand, to be re-sent with their sequences.
+ */
+function assertCurrent(deps: DrainDeps, shard: number): void {
+  if (deps.current && !deps.current()) throw new FenceLostError(`shard ${shard}: this run was fenced off as stalled`);
 }
 
 async function assertFence(deps: DrainDeps, shard: number): Promise<void> {
@@ -246,7 +257,15 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
       failed.push({ row, error: describe(err) });
     }
   }
-  if (failed.length > 0 || held.length > 0) await giveBack(deps, shard, failed, held);
+  if (failed.length > 0 || held.length > 0) {
+    try {
+      await giveBack(deps, shard, failed, held);
+      assertCurrent(deps, shard);
+    } catch (err) {
+      for (const r of ready) r.span.end();
+      throw err;
+    }
+  }
   const result: BatchResult = { sent: [], failed: [] };
   const receipts = await Promise.allSettled(ready.map((r) => r.producer.send(r.message)));
   receipts.forEach((s, i) => {
@@ -266,6 +285,7 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
 }
 
 async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<void> {
+  assertCurrent(deps, shard);
   if (r.sent.length > 0) {
     const ackedAt = (deps.now ?? Date.now)();
     await deps.pool.unsafe(markSent(), [
@@ -285,6 +305,8 @@ async function settle(deps: DrainDeps, shard: number, r: BatchResult): Promise<v
 
 /** Failed rows wait out their backoff (or are parked), held rows go back in line: both without a sequence. */
 async function giveBack(deps: DrainDeps, shard: number, failed: BatchResult['failed'], held: ClaimedRow[]): Promise<void> {
+  // A fenced run's failures may be the fence's doing (its producers closed): they count no attempt.
+  assertCurrent(deps, shard);
   if (failed.length > 0) {
     const random = deps.random ?? Math.random;
     await deps.pool.unsafe(recordFailures(), [

@@ -48,6 +48,7 @@ export async function runRelayProcess(): Promise<number> {
     batchSize: config.RELAY_BATCH_SIZE,
     runBudgetMs: config.RELAY_RUN_BUDGET_MS,
     idleLingerMs: config.RELAY_IDLE_LINGER_MS,
+    stallAfterMs: config.RELAY_STALL_AFTER_MS,
     maxAttempts: config.RELAY_MAX_ATTEMPTS,
     backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
     backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,

@@ -36,6 +36,8 @@ export interface RelayWorkerOptions {
   busyDelayMs?: number;
   /** How long a run that emptied its shard waits for a new commit before it ends; 0: it ends at once. */
   idleLingerMs?: number;
+  /** A run still going this long after its budget is taken for hung, fenced off, and its shard freed. */
+  stallAfterMs?: number;
 }
 
 export interface RelayWorker {
@@ -106,7 +108,11 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
   // take a lock it holds again. pg-boss starts such a run when it fails a job whose heartbeat
   // lapsed (a busy event loop) while the run goes on; the two runs then sent on one producer
   // out of sequence order, and the broker dropped the lower sequences as duplicates.
+  // A run stuck past its budget (a driver or broker call that never settles) would keep its
+  // shard here for good: the watchdog below fences it off (it must not send again, should it
+  // ever wake), ends its lock session, closes the shard's producers, then frees the shard.
   const draining = new Set<number>();
+  const stallAfterMs = o.stallAfterMs ?? 120_000;
 
   /** Someone drains the shard now (another relay, or a run of this process): ask again shortly. */
   const lockedOut = (shard: number): undefined => {
@@ -120,15 +126,43 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     if (draining.has(shard)) return lockedOut(shard);
     draining.add(shard);
     const conn = lockClient(shard);
+    const session: { pid?: number } = {};
+    let fenced = false;
+    const run = drainOnce(shard, conn, session, () => !fenced);
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => { timer = setTimeout(() => resolve('stalled'), o.runBudgetMs + stallAfterMs); });
+    try {
+      const first = await Promise.race([run, stalled]);
+      if (first !== 'stalled') return first;
+      fenced = true;
+      o.metrics.drainRun(shard, 'stalled');
+      o.log.error({ shard, lockPid: session.pid, runningMs: o.runBudgetMs + stallAfterMs },
+        'drain run stalled: its lock session ended and producers closed; the shard is drained anew');
+      lockClients.delete(shard);
+      if (session.pid !== undefined) {
+        await o.sql`select pg_terminate_backend(${session.pid})`.catch((err: unknown) => o.log.warn({ err, shard }, 'could not end the stalled run\'s session'));
+      }
+      void conn.end({ timeout: 1 }).catch(() => undefined);
+      await o.producers.closeShard(shard);
+      if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      draining.delete(shard);
+    }
+  };
+
+  const drainOnce = async (shard: number, conn: postgres.Sql, session: { pid?: number }, current: () => boolean): Promise<number | undefined> => {
     try {
       const [lock] = await conn.unsafe<{ ok: boolean; pid: number }[]>(
         'select pg_try_advisory_lock($1, $2) as ok, pg_backend_pid() as pid', [SHARD_LOCK_SPACE, shard]);
       if (!lock?.ok) return lockedOut(shard);
+      session.pid = lock.pid;
       try {
         const deps: DrainDeps = {
           sql: conn, lockPid: lock.pid, pool: o.sql, producers: o.producers, log: o.log, metrics: o.metrics, relayId, shards: o.shards,
           batchSize: o.batchSize, maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs,
-          commits, idleLingerMs: o.idleLingerMs ?? 0,
+          commits, idleLingerMs: o.idleLingerMs ?? 0, current,
         };
         const outcome = await drainShard(deps, shard, stopping ? 0 : o.runBudgetMs);
         o.metrics.drainRun(shard, outcome.reason);
@@ -141,6 +175,10 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         await conn.unsafe('select pg_advisory_unlock($1, $2)', [SHARD_LOCK_SPACE, shard]).catch(() => undefined);
       }
     } catch (err) {
+      if (!current()) {
+        o.log.warn({ err, shard }, 'a drain run fenced off as stalled has ended');
+        return undefined;
+      }
       if (err instanceof BrokerUnavailableError) {
         o.metrics.drainRun(shard, 'broker_unavailable');
         o.log.warn({ shard, reason: err.message, retryInMs: busyDelayMs }, 'broker unavailable: rows stay in hand, no attempt counted');
@@ -160,8 +198,6 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       await o.producers.closeShard(shard);
       if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
       return undefined;
-    } finally {
-      draining.delete(shard);
     }
   };
 
