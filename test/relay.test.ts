@@ -259,21 +259,13 @@ describe('relay', () => {
     const namespace = await createTestNamespace();
     await database.sql`update outbox set sent_at = now() where sent_at is null`;
     const relay = await startRelay(database, tdb.url, namespace, 'relay-one-run', { runBudgetMs: 600_000 });
-    const holder = connectSql(tdb.url, { max: 1 });
-    let release = () => {};
-    const held = new Promise<void>((r) => { release = r; });
+    let shardZero: { release(): Promise<void> } | undefined;
     const activeRuns = async () => (await database.sql<{ n: number }[]>`
       select count(*)::int as n from pgboss.job where name = ${DRAIN_QUEUE} and singleton_key = ${drainKey(0)} and state = 'active'`)[0]!.n;
     try {
       await expect.poll(activeRuns, { timeout: 20_000, interval: 100 }).toBe(0);
-      // Shard 0's next run stalls in its claim (its sequence row is locked here), job active.
-      let locked = () => {};
-      const holding = holder.begin(async (tx) => {
-        await tx`select shard from relay_shards where shard = 0 for update`;
-        locked();
-        await held;
-      });
-      await new Promise<void>((r) => { locked = r; });
+      // Shard 0's next run stalls in its claim, job active.
+      shardZero = await lockShardZeroSequence();
       const ids = await createPartners(database, 20, wake);
       expect(ids.some((id) => shardOf(id, SHARDS) === 0)).toBe(true);
       await expect.poll(activeRuns, { timeout: 20_000, interval: 100 }).toBe(1);
@@ -284,12 +276,10 @@ describe('relay', () => {
         where name = ${DRAIN_QUEUE} and singleton_key = ${drainKey(0)} and state = 'active'`;
       await wakeShards(relay.worker.boss, [0]);
       await expect.poll(() => drainOutcomes(relay, 0), { timeout: 20_000, interval: 100 }).toHaveProperty('locked');
-      release();
-      await holding;
+      await shardZero.release();
       await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
     } finally {
-      release();
-      await holder.end();
+      await shardZero?.release();
       await relay.stop();
     }
   }, 60_000);
@@ -298,18 +288,9 @@ describe('relay', () => {
     const namespace = await createTestNamespace();
     await database.sql`update outbox set sent_at = now() where sent_at is null`;
     const relay = await startRelay(database, tdb.url, namespace, 'relay-stall', { runBudgetMs: 500, stallAfterMs: 1_500 });
-    const holder = connectSql(tdb.url, { max: 1 });
-    let release = () => {};
-    const held = new Promise<void>((r) => { release = r; });
+    // Shard 0's next run waits in its claim: a call that does not settle.
+    const shardZero = await lockShardZeroSequence();
     try {
-      // Shard 0's next run waits in its claim on a row lock held here: a call that does not settle.
-      let locked = () => {};
-      const holding = holder.begin(async (tx) => {
-        await tx`select shard from relay_shards where shard = 0 for update`;
-        locked();
-        await held;
-      });
-      await new Promise<void>((r) => { locked = r; });
       const ids = await createPartners(database, 20, wake);
       expect(ids.some((id) => shardOf(id, SHARDS) === 0)).toBe(true);
       const waiting = async () => (await database.sql<{ pid: number }[]>`
@@ -320,15 +301,36 @@ describe('relay', () => {
       await expect.poll(() => drainOutcomes(relay, 0), { timeout: 20_000, interval: 100 }).toHaveProperty('stalled');
       await expect.poll(async () => (await database.sql`select 1 from pg_stat_activity where pid = ${stuck!}`).length,
         { timeout: 10_000, interval: 100 }).toBe(0);
-      release();
-      await holding;
+      await shardZero.release();
       await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
     } finally {
-      release();
-      await holder.end();
+      await shardZero.release();
       await relay.stop();
     }
   }, 60_000);
+
+  /** Locks shard 0's sequence row on a connection of its own, so the shard's claims wait until release(). */
+  async function lockShardZeroSequence(): Promise<{ release(): Promise<void> }> {
+    const holder = connectSql(tdb.url, { max: 1 });
+    let unlock = () => {};
+    const held = new Promise<void>((r) => { unlock = r; });
+    let locked = () => {};
+    const isLocked = new Promise<void>((r) => { locked = r; });
+    const holding = holder.begin(async (tx) => {
+      await tx`select shard from relay_shards where shard = 0 for update`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    let released: Promise<void> | undefined;
+    return {
+      release: () => (released ??= (async () => {
+        unlock();
+        await holding;
+        await holder.end();
+      })()),
+    };
+  }
 
   /** A relay that drains only when told: its per-minute backstop schedule removed, its start-up runs over. */
   async function startAnnouncedOnlyRelay(namespace: string, relayId: string): Promise<RunningRelay> {
