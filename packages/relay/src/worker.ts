@@ -121,6 +121,13 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     return undefined;
   };
 
+  /** A run that ended without draining: its producers are closed, the shard asked for again shortly. */
+  const backOff = async (shard: number): Promise<undefined> => {
+    await o.producers.closeShard(shard);
+    if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
+    return undefined;
+  };
+
   /** One drain job's run; resolves to the commit generation it saw last when it emptied the shard. */
   const runDrain = async (shard: number): Promise<number | undefined> => {
     if (draining.has(shard)) return lockedOut(shard);
@@ -143,9 +150,7 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         await o.sql`select pg_terminate_backend(${session.pid})`.catch((err: unknown) => o.log.warn({ err, shard }, 'could not end the stalled run\'s session'));
       }
       void conn.end({ timeout: 1 }).catch(() => undefined);
-      await o.producers.closeShard(shard);
-      if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-      return undefined;
+      return backOff(shard);
     } finally {
       clearTimeout(timer);
       draining.delete(shard);
@@ -182,22 +187,16 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       if (err instanceof BrokerUnavailableError) {
         o.metrics.drainRun(shard, 'broker_unavailable');
         o.log.warn({ shard, reason: err.message, retryInMs: busyDelayMs }, 'broker unavailable: rows stay in hand, no attempt counted');
-        await o.producers.closeShard(shard);
-        if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-        return undefined;
+        return backOff(shard);
       }
       if (err instanceof ShardBusyError || err instanceof FenceLostError) {
         o.metrics.drainRun(shard, err.code === 'SHARD_BUSY' ? 'busy' : 'fence_lost');
         o.log.info({ shard, reason: err.message }, 'shard not ours right now: backing off');
-        await o.producers.closeShard(shard);
-        if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-        return undefined;
+        return backOff(shard);
       }
       o.metrics.drainRun(shard, 'error');
       o.log.error({ err, shard }, 'drain run failed; producers of the shard closed, will retry');
-      await o.producers.closeShard(shard);
-      if (!stopping) scheduleRetry(shard, new Date(Date.now() + busyDelayMs));
-      return undefined;
+      return backOff(shard);
     }
   };
 
