@@ -178,21 +178,13 @@ describe('relay', () => {
     // first five it sent (its receipts never recorded), the other five were not sent yet.
     const shard = shardOf(partner!, SHARDS);
     const range = shardRange(shard, SHARDS);
-    const session = connectSql(tdb.url, { max: 1 });
-    const producers = new ProducerPool({ client, namespace, idleMs: 500 });
-    try {
-      await session.unsafe(ensureShards(), [SHARDS]);
-      const [lockHolder] = await session.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-      const pid = lockHolder!.pid;
+    await asRelayThatStops(namespace, async (session, pid, producers) => {
       const claimed = await session.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, 100, 'stopped-relay', pid, range.to]);
       expect(claimed).toHaveLength(10);
       const producer = await producers.producer(TOPICS.partners, shard);
       const sent = [...claimed].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)).slice(0, 5);
       await Promise.all(sent.map((row) => producer.send(toOutgoingMessage(row))));
-    } finally {
-      await producers.closeAll();
-      await session.end();
-    }
+    });
     const relay = await startRelay(database, tdb.url, namespace, 'relay-resend');
     try {
       await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
@@ -225,20 +217,13 @@ describe('relay', () => {
        where aggregate_id = ${failing} and aggregate_version = 2 returning id`;
     // A relay that dies the first time it writes through its pool: without giving the failed
     // and held rows back first, the healthy row (the highest sequence) would be stored by then.
-    const session = connectSql(tdb.url, { max: 1 });
-    const producers = new ProducerPool({ client, namespace, idleMs: 500 });
     const dying = { unsafe: () => Promise.reject(new Error('the relay died here')) } as unknown as DrainDeps['pool'];
-    try {
-      await session.unsafe(ensureShards(), [SHARDS]);
-      const [lockHolder] = await session.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
+    await asRelayThatStops(namespace, async (session, lockPid, producers) => {
       await expect(drainShard({
-        sql: session, lockPid: lockHolder!.pid, pool: dying, producers, log, metrics: createRelayMetrics(database.sql, SHARDS),
+        sql: session, lockPid, pool: dying, producers, log, metrics: createRelayMetrics(database.sql, SHARDS),
         relayId: 'dying-relay', shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
       }, shardOf(failing, SHARDS), 5_000)).rejects.toThrow('the relay died here');
-    } finally {
-      await producers.closeAll();
-      await session.end();
-    }
+    });
     // The failure was passing: the next relay gets all three rows to the broker, in order.
     await database.sql`update outbox set payload = jsonb_set(payload, ${path}::text[], ${database.sql.json(repaired)}) where id = ${bad!.id}`;
     const relay = await startRelay(database, tdb.url, namespace, 'relay-after-dying');
@@ -308,6 +293,22 @@ describe('relay', () => {
       await relay.stop();
     }
   }, 60_000);
+
+  /** Runs `act` as a relay that then stops: a session of its own (the claims' lock holder) and its own producers, closed after. */
+  async function asRelayThatStops(
+    namespace: string, act: (session: DrainDeps['sql'], lockPid: number, producers: ProducerPool) => Promise<void>,
+  ): Promise<void> {
+    const session = connectSql(tdb.url, { max: 1 });
+    const producers = new ProducerPool({ client, namespace, idleMs: 500 });
+    try {
+      await session.unsafe(ensureShards(), [SHARDS]);
+      const [lockHolder] = await session.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
+      await act(session, lockHolder!.pid, producers);
+    } finally {
+      await producers.closeAll();
+      await session.end();
+    }
+  }
 
   /** Locks shard 0's sequence row on a connection of its own, so the shard's claims wait until release(). */
   async function lockShardZeroSequence(): Promise<{ release(): Promise<void> }> {
