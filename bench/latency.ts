@@ -103,6 +103,10 @@ export async function runLatency(opts: { rates: number[]; seconds: number; warmu
     // load to reach its speed (write_overhead's HTTP rounds of 2 s: 413, 602, 785, 878 PATCH/s).
     await closedLoop(opts.warmupSeconds ?? 10, 16, patch);
     await waitFor(allUnsent, 60_000, 'warm-up drained');
+    // The warm-up's rows are the outbox's first: statistics as autovacuum would have them
+    // within a minute of service. Without them, plans cached while the table was empty
+    // (the relay's mark-sent: a sequential scan of the whole outbox per batch) run on.
+    await sql`analyze outbox`;
 
     const steps: LatencyStep[] = [];
     for (const rate of opts.rates) {

@@ -1,10 +1,21 @@
 import type postgres from 'postgres';
-import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { drizzle, PostgresJsSession, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { connectSql, type ConnectOptions } from './pool.ts';
 import * as schema from './schema.ts';
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/**
+ * The postgres.js connection a drizzle transaction runs on, for the write path's prepared
+ * SQL (write-plans.ts). It keeps drizzle's type handling: timestamps and json travel as
+ * text both ways (see connectDatabase).
+ */
+export function connectionOf(tx: Tx): postgres.TransactionSql {
+  const session: unknown = tx._.session;
+  if (!(session instanceof PostgresJsSession)) throw new TypeError('connectionOf: not a drizzle postgres-js transaction');
+  return session.client as postgres.TransactionSql;
+}
 
 export interface Database {
   /** postgres.js client for hand-written SQL on hot paths (relay claims, marks). */

@@ -3,8 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent } from '@relevo/domain';
 import { ROUTES, SCHEMA_VERSION, toIntegrationEvent, topicSchema, validateEvent } from '@relevo/events';
-import type { Tx } from './client.ts';
-import { outbox } from './schema.ts';
+import { connectionOf, type Tx } from './client.ts';
+import { PREPARED } from './relay-plans.ts';
+import { appendOutboxRows } from './write-plans.ts';
 import { shardKeyOf } from './shards.ts';
 
 export const PARTNER_AGGREGATE = 'partner';
@@ -30,31 +31,26 @@ export interface AppendedEvent {
 export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext): Promise<AppendedEvent[]> {
   if (events.length === 0) return [];
   const newId = ctx.newEventId ?? randomUUID;
-  const rows: (typeof outbox.$inferInsert)[] = [];
+  const occurredAt = ctx.occurredAt.toISOString();
+  const headers = JSON.stringify(ctx.headers ?? {});
+  // OUTBOX_APPEND_COLUMNS' order, row after row; json and timestamps as text (see connectionOf).
+  const params: (string | number)[] = [];
+  let rows = 0;
   const appended: AppendedEvent[] = [];
   for (const event of events) {
     const integrationEvent = toIntegrationEvent(event, newId(), ctx.occurredAt);
+    const payload = JSON.stringify(integrationEvent);
     const topics = ROUTES[event.type];
     for (const topic of topics) {
       validateEvent(topic, integrationEvent);
-      rows.push({
-        eventId: integrationEvent.id,
-        aggregateType: PARTNER_AGGREGATE,
-        aggregateId: event.partner_id,
-        aggregateVersion: event.version,
-        shardKey: shardKeyOf(event.partner_id),
-        eventType: event.type,
-        topic,
-        payload: integrationEvent,
-        schemaVersion: SCHEMA_VERSION,
-        schemaFingerprint: topicSchema(topic).fingerprint,
-        headers: ctx.headers ?? {},
-        occurredAt: ctx.occurredAt,
-      });
+      params.push(
+        integrationEvent.id, PARTNER_AGGREGATE, event.partner_id, event.version, shardKeyOf(event.partner_id), event.type, topic,
+        payload, SCHEMA_VERSION, topicSchema(topic).fingerprint, headers, occurredAt,
+      );
+      rows++;
     }
     appended.push({ eventId: integrationEvent.id, type: event.type, topics: [...topics] });
   }
-  // Prepared, like the rest of the write path (see partners.ts).
-  await tx.insert(outbox).values(rows).prepare('append_outbox').execute();
+  await connectionOf(tx).unsafe(appendOutboxRows(rows), params, PREPARED);
   return appended;
 }

@@ -2,7 +2,9 @@
 // every change of one partner, and the outbox ids it takes, are serialised per partner.
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
 import type { EstadoKyc, EstadoPartner, Partner } from '@relevo/domain';
-import type { Db, Tx } from './client.ts';
+import { connectionOf, type Db, type Tx } from './client.ts';
+import { PREPARED } from './relay-plans.ts';
+import { lockPartnerRow, savePartnerRow } from './write-plans.ts';
 import { partners } from './schema.ts';
 
 /** The pool or an open transaction: reads work on either. */
@@ -38,13 +40,19 @@ function rowFromPartner(p: Partner): typeof partners.$inferInsert {
   };
 }
 
-// The write path's statements are prepared (`.prepare(name)`): parsed once per connection,
-// one round trip each. Unprepared, postgres.js describes each one in a round trip of its own.
+/** A row of lockPartnerRow: drizzle's names, timestamps as text (see connectionOf). */
+type LockedPartnerRow = Omit<PartnerRow, 'createdAt' | 'updatedAt' | 'deletedAt'> & {
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+};
 
 /** Takes the partner's row lock for the rest of the transaction; null when there is no such partner. */
 export async function lockPartner(tx: Tx, id: string): Promise<Partner | null> {
-  const [row] = await tx.select().from(partners).where(eq(partners.id, id)).for('update').prepare('lock_partner').execute();
-  return row ? partnerFromRow(row) : null;
+  const [row] = await connectionOf(tx).unsafe<LockedPartnerRow[]>(lockPartnerRow(), [id], PREPARED);
+  if (!row) return null;
+  const deletedAt = row.deletedAt === null ? null : new Date(row.deletedAt);
+  return partnerFromRow({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt), deletedAt });
 }
 
 export async function findPartner(q: Queryable, id: string): Promise<Partner | null> {
@@ -59,8 +67,9 @@ export async function insertPartner(tx: Tx, p: Partner): Promise<void> {
 
 /** Saves the state decided for a partner whose row this transaction has locked. */
 export async function savePartner(tx: Tx, p: Partner): Promise<void> {
-  const { id: _id, createdAt: _created, ...changes } = rowFromPartner(p);
-  await tx.update(partners).set(changes).where(eq(partners.id, p.id)).prepare('save_partner').execute();
+  await connectionOf(tx).unsafe(savePartnerRow(), [
+    p.id, p.nombre, p.email, p.estado, p.estado_kyc, p.version, p.updated_at.toISOString(), p.deleted_at?.toISOString() ?? null,
+  ], PREPARED);
 }
 
 export const PARTNER_EMAIL_UNIQUE = 'partners_email_live_uq';
