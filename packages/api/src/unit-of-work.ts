@@ -1,10 +1,11 @@
 // The one way every write runs: in ONE transaction, (1) serialise on the idempotency key
 // and replay a stored response, (2) lock the partner row and decide with the domain,
-// (3) save, (4) append the events to the outbox, (5) store the idempotency response,
-// commit; then (6) tell onCommitted, best effort, outside the transaction.
+// (3) save the partner and (4) append the events to the outbox, in one round trip,
+// (5) store the idempotency response, commit; then (6) tell onCommitted, best effort,
+// outside the transaction.
 import type { DomainEvent } from '@relevo/domain';
 import {
-  appendToOutbox, findIdempotencyRecord, lockIdempotencyKey, lockPartner, storeIdempotencyRecord, type Tx,
+  appendToOutbox, findIdempotencyRecord, lockIdempotencyKey, lockPartner, savePartner, storeIdempotencyRecord, type Tx,
 } from '@relevo/db';
 import type { Partner } from '@relevo/domain';
 import type { AppDeps } from './context.ts';
@@ -19,6 +20,11 @@ export interface WriteOutcome {
   location?: string;
   /** Domain events to append to the outbox (none for a write that changed nothing). */
   events: DomainEvent[];
+  /**
+   * The locked partner's new state, when the write changed it: the unit of work saves it
+   * together with the outbox rows.
+   */
+  save?: Partner;
 }
 
 export interface WriteRequest {
@@ -63,7 +69,12 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
         }
         const now = clock();
         const outcome = await work(tx, now);
-        await appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders });
+        // Sent together, in one round trip: the update goes first, so a failing update (a
+        // taken email) fails the insert behind it and is the error that surfaces.
+        await Promise.all([
+          outcome.save && savePartner(tx, outcome.save),
+          appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders }),
+        ]);
         const bodyText = JSON.stringify(outcome.body);
         const headers: Record<string, string> = { ETag: etag(outcome.version) };
         if (outcome.location) headers.Location = outcome.location;

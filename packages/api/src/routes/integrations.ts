@@ -2,7 +2,7 @@
 // Writes lock the partner row first; If-Match and ETag are the partner's version.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createIntegration, revokeIntegration } from '@relevo/domain';
-import { findIntegration, findPartner, insertIntegration, listIntegrations, savePartner, saveIntegration } from '@relevo/db';
+import { findIntegration, findPartner, insertIntegration, listIntegrations, saveIntegration } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { decodeCursor, encodeCursor, uuidv7 } from '../ids.ts';
 import { NotFoundError, ValidationError } from '../problems.ts';
@@ -56,7 +56,6 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
     const reply = await uow.run(writeRequest(c, body, true), async (tx, now) => {
       const partner = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = createIntegration(partner, uuidv7(now), body, now);
-      await savePartner(tx, state.partner);
       await insertIntegration(tx, state.integration);
       return {
         status: 201,
@@ -64,6 +63,7 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
         version: state.partner.version,
         location: `/v1/integrations/${state.integration.id}`,
         events,
+        save: state.partner,
       };
     });
     return send(c, reply);
@@ -105,9 +105,10 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
       // Re-read under the partner lock: every integration write holds it, so this is current.
       const integration = (await findIntegration(tx, id))!;
       const { state, events } = revokeIntegration(partner, integration, body.motivo, now);
-      await savePartner(tx, state.partner);
       await saveIntegration(tx, state.integration);
-      return { status: 200, body: integrationDto(state.integration, state.partner.version), version: state.partner.version, events };
+      return {
+        status: 200, body: integrationDto(state.integration, state.partner.version), version: state.partner.version, events, save: state.partner,
+      };
     });
     return send(c, reply);
   });

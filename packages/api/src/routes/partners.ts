@@ -1,7 +1,7 @@
 // /v1/partners: create, list (cursor-paged, filtered), read, update, delete, record KYC.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createPartner, deletePartner, recordKyc, updatePartner } from '@relevo/domain';
-import { findPartner, insertPartner, listPartners, savePartner } from '@relevo/db';
+import { findPartner, insertPartner, listPartners } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { decodeCursor, encodeCursor, uuidv7 } from '../ids.ts';
 import { NotFoundError, ValidationError } from '../problems.ts';
@@ -102,8 +102,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
     const reply = await uow.run(writeRequest(c, body, false), async (tx, now) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = updatePartner(current, body, now);
-      if (events.length > 0) await savePartner(tx, state);
-      return { status: 200, body: partnerDto(state), version: state.version, events };
+      return { status: 200, body: partnerDto(state), version: state.version, events, save: events.length > 0 ? state : undefined };
     });
     return send(c, reply);
   });
@@ -113,8 +112,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
     const reply = await uow.run(writeRequest(c, null, false), async (tx, now) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = deletePartner(current, now);
-      await savePartner(tx, state);
-      return { status: 200, body: partnerDto(state), version: state.version, events };
+      return { status: 200, body: partnerDto(state), version: state.version, events, save: state };
     });
     return send(c, reply);
   });
@@ -125,8 +123,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
     const reply = await uow.run(writeRequest(c, body, true), async (tx, now) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = recordKyc(current, body.estado_kyc, body.motivo ?? null, now);
-      await savePartner(tx, state);
-      return { status: 200, body: partnerDto(state), version: state.version, events };
+      return { status: 200, body: partnerDto(state), version: state.version, events, save: state };
     });
     return send(c, reply);
   });
