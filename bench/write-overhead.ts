@@ -1,6 +1,6 @@
 // What the outbox costs the write path. A bench-only copy of the API's PATCH transaction
-// (lock the partner FOR UPDATE, decide with the domain, save it, then appendToOutbox — the
-// same functions the route calls) run with and without the outbox insert, at a fixed
+// (lock the partner FOR UPDATE, decide with the domain, save it and appendToOutbox in one
+// round trip — the same functions the unit of work calls) run with and without the outbox insert, at a fixed
 // concurrency for a fixed time, alternating rounds side by side. Plus the real API over
 // HTTP (closed loop, same concurrency) for the absolute number with everything around it.
 import { randomUUID } from 'node:crypto';
@@ -28,10 +28,12 @@ async function updateOnce(database: Database, id: string, n: number, withOutbox:
     const now = new Date();
     const current = await lockPartner(tx, id);
     const { state, events } = updatePartner(current!, { nombre: `Partner v${n}` }, now);
-    if (events.length > 0) await savePartner(tx, state);
-    if (withOutbox) {
-      await appendToOutbox(tx, events, { occurredAt: now, headers: { traceparent: `00-${randomUUID().replace(/-/g, '')}-0000000000000001-01` } });
-    }
+    const headers = { traceparent: `00-${randomUUID().replace(/-/g, '')}-0000000000000001-01` };
+    // As the unit of work sends them: the update and the insert in one round trip.
+    await Promise.all([
+      events.length > 0 ? savePartner(tx, state) : undefined,
+      withOutbox ? appendToOutbox(tx, events, { occurredAt: now, headers }) : undefined,
+    ]);
   });
 }
 
