@@ -294,6 +294,41 @@ describe('relay', () => {
     }
   }, 60_000);
 
+  it('after a drain run fails, the shard\'s next run takes its lock on a new session: the failed one is closed', async () => {
+    const namespace = await createTestNamespace();
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    // Shard 0's claims fail: its sequence row refuses updates. setval is not rolled back, so
+    // the failing session's pid survives the error.
+    await database.sql.unsafe(`
+      create sequence failed_claim_pid;
+      create function fail_shard_zero() returns trigger language plpgsql as $$
+        begin
+          if new.shard = 0 then
+            perform setval('failed_claim_pid', pg_backend_pid());
+            raise exception 'injected: shard 0 refuses claims';
+          end if;
+          return new;
+        end $$;
+      create trigger fail_shard_zero before update on relay_shards for each row execute function fail_shard_zero();`);
+    const relay = await startRelay(database, tdb.url, namespace, 'relay-failed-run');
+    try {
+      const ids = await createPartners(database, 20, wake);
+      expect(ids.some((id) => shardOf(id, SHARDS) === 0)).toBe(true);
+      await expect.poll(() => drainOutcomes(relay, 0), { timeout: 20_000, interval: 100 }).toHaveProperty('error');
+      const [failed] = await database.sql<{ pid: number }[]>`select last_value::int as pid from failed_claim_pid`;
+      const pid = failed!.pid;
+      // Reused, postgres.js could keep a wedged client timing out on every connect.
+      await expect.poll(async () => (await database.sql`select 1 from pg_stat_activity where pid = ${pid}`).length,
+        { timeout: 10_000, interval: 100 }).toBe(0);
+      await database.sql.unsafe('drop trigger fail_shard_zero on relay_shards');
+      await expect.poll(() => unsentCount(database), { timeout: 20_000, interval: 100 }).toBe(0);
+    } finally {
+      await database.sql.unsafe(`drop trigger if exists fail_shard_zero on relay_shards;
+        drop function if exists fail_shard_zero(); drop sequence if exists failed_claim_pid`);
+      await relay.stop();
+    }
+  }, 60_000);
+
   /** Runs `act` as a relay that then stops: a session of its own (the claims' lock holder) and its own producers, closed after. */
   async function asRelayThatStops(
     namespace: string, act: (session: DrainDeps['sql'], lockPid: number, producers: ProducerPool) => Promise<void>,

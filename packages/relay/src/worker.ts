@@ -102,6 +102,16 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
     }
     return c;
   };
+  /**
+   * Ends a shard's lock client; the shard's next run opens a new one. A client whose run
+   * failed is not trusted again: postgres.js can leave a pool of one whose backend was
+   * terminated while it connected timing out on every later connect (the fault suite saw
+   * CONNECT_TIMEOUT every 30 s for minutes on one shard, its rows left unsent).
+   */
+  const retireLockClient = (shard: number, conn: postgres.Sql) => {
+    if (lockClients.get(shard) === conn) lockClients.delete(shard);
+    void conn.end({ timeout: 1 }).catch(() => undefined);
+  };
 
   // Shards this process is draining now. The advisory lock does not exclude a second run of
   // the same shard here: both would use the shard's one lock connection, and a session can
@@ -145,11 +155,10 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
       o.metrics.drainRun(shard, 'stalled');
       o.log.error({ shard, lockPid: session.pid, runningMs: o.runBudgetMs + stallAfterMs },
         'drain run stalled: its lock session ended and producers closed; the shard is drained anew');
-      lockClients.delete(shard);
       if (session.pid !== undefined) {
         await o.sql`select pg_terminate_backend(${session.pid})`.catch((err: unknown) => o.log.warn({ err, shard }, 'could not end the stalled run\'s session'));
       }
-      void conn.end({ timeout: 1 }).catch(() => undefined);
+      retireLockClient(shard, conn);
       return backOff(shard);
     } finally {
       clearTimeout(timer);
@@ -195,7 +204,8 @@ export async function startRelayWorker(o: RelayWorkerOptions): Promise<RelayWork
         return backOff(shard);
       }
       o.metrics.drainRun(shard, 'error');
-      o.log.error({ err, shard }, 'drain run failed; producers of the shard closed, will retry');
+      o.log.error({ err, shard }, 'drain run failed; producers and lock session of the shard closed, will retry');
+      retireLockClient(shard, conn);
       return backOff(shard);
     }
   };
