@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { DomainEvent } from '@relevo/domain';
 import { ROUTES, SCHEMA_VERSION, toIntegrationEvent, topicSchema, validateEvent } from '@relevo/events';
 import { connectionOf, type Tx } from './client.ts';
-import { PREPARED } from './relay-plans.ts';
+import { PREPARED } from './pool.ts';
 import { appendOutboxRows } from './write-plans.ts';
 import { shardKeyOf } from './shards.ts';
 

@@ -3,7 +3,7 @@
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
 import type { EstadoKyc, EstadoPartner, Partner } from '@relevo/domain';
 import { connectionOf, type Db, type Tx } from './client.ts';
-import { PREPARED } from './relay-plans.ts';
+import { PREPARED } from './pool.ts';
 import { lockPartnerRow, savePartnerRow } from './write-plans.ts';
 import { partners } from './schema.ts';
 

@@ -21,6 +21,14 @@ export function connectSql(url: string, opts: ConnectOptions = {}): postgres.Sql
   });
 }
 
+/**
+ * How relevo runs its SQL plans (the relay's, the write path's): as named prepared
+ * statements, parsed once per connection and then one round trip per execution.
+ * postgres.js's unsafe() otherwise sends each parameterised statement to be described
+ * first and waits for that before binding it.
+ */
+export const PREPARED = { prepare: true } as const;
+
 /** postgres.js's own first statement on a new connection: the array types, for serialising array parameters. */
 const TYPE_FETCH_QUERY = /select b\.oid, b\.typarray\s+from pg_catalog\.pg_type a/;
 

@@ -9,13 +9,6 @@ import { SHARD_OF_ROW } from './shards.ts';
 //   backoff  unsent and attempts > 0 and next_attempt_at > now()
 //   in hand  unsent and publish_sequence is not null            (claimed; fate unknown after a crash)
 
-/**
- * How the relay runs these plans: as named prepared statements, parsed once per connection
- * and then one round trip per execution. postgres.js's unsafe() otherwise sends each
- * parameterised statement to be described first and waits for that before binding it.
- */
-export const PREPARED = { prepare: true } as const;
-
 /** Unsent and not done by an operator's skip. Keep in step with the partial indexes. */
 export const UNSENT = 'sent_at is null and skipped_at is null';
 
