@@ -5,7 +5,7 @@ import type { DomainEvent } from '@relevo/domain';
 import { ROUTES, SCHEMA_VERSION, toIntegrationEvent, topicSchema, validateEvent } from '@relevo/events';
 import { connectionOf, type Tx } from './client.ts';
 import { PREPARED } from './pool.ts';
-import { appendOutboxRows } from './write-plans.ts';
+import { OUTBOX_APPEND_WIDTH, appendOutboxRows } from './write-plans.ts';
 import { shardKeyOf } from './shards.ts';
 
 export const PARTNER_AGGREGATE = 'partner';
@@ -33,9 +33,8 @@ export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendC
   const newId = ctx.newEventId ?? randomUUID;
   const occurredAt = ctx.occurredAt.toISOString();
   const headers = JSON.stringify(ctx.headers ?? {});
-  // OUTBOX_APPEND_COLUMNS' order, row after row; json and timestamps as text (see connectionOf).
+  // appendOutboxRows' column order, row after row; json and timestamps as text (see connectionOf).
   const params: (string | number)[] = [];
-  let rows = 0;
   const appended: AppendedEvent[] = [];
   for (const event of events) {
     const integrationEvent = toIntegrationEvent(event, newId(), ctx.occurredAt);
@@ -47,10 +46,9 @@ export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendC
         integrationEvent.id, PARTNER_AGGREGATE, event.partner_id, event.version, shardKeyOf(event.partner_id), event.type, topic,
         payload, SCHEMA_VERSION, topicSchema(topic).fingerprint, headers, occurredAt,
       );
-      rows++;
     }
     appended.push({ eventId: integrationEvent.id, type: event.type, topics: [...topics] });
   }
-  await connectionOf(tx).unsafe(appendOutboxRows(rows), params, PREPARED);
+  await connectionOf(tx).unsafe(appendOutboxRows(params.length / OUTBOX_APPEND_WIDTH), params, PREPARED);
   return appended;
 }

@@ -17,25 +17,30 @@ export function savePartnerRow(): string {
     updated_at = $7::timestamptz, deleted_at = $8::timestamptz where id = $1`;
 }
 
-/** The outbox columns a writer fills, in the order appendOutboxRows takes them; the rest keep their defaults. */
-export const OUTBOX_APPEND_COLUMNS = [
-  'event_id', 'aggregate_type', 'aggregate_id', 'aggregate_version', 'shard_key', 'event_type', 'topic',
-  'payload', 'schema_version', 'schema_fingerprint', 'headers', 'occurred_at',
+/** The outbox columns a writer fills and their types, in the order appendOutboxRows takes them; the rest keep their defaults. */
+const OUTBOX_APPEND_COLUMNS = [
+  ['event_id', 'uuid'], ['aggregate_type', 'text'], ['aggregate_id', 'uuid'], ['aggregate_version', 'int'],
+  ['shard_key', 'int'], ['event_type', 'text'], ['topic', 'text'], ['payload', 'jsonb'], ['schema_version', 'text'],
+  ['schema_fingerprint', 'text'], ['headers', 'jsonb'], ['occurred_at', 'timestamptz'],
 ] as const;
 
-const APPEND_CASTS: Record<(typeof OUTBOX_APPEND_COLUMNS)[number], string> = {
-  event_id: 'uuid', aggregate_type: 'text', aggregate_id: 'uuid', aggregate_version: 'int', shard_key: 'int',
-  event_type: 'text', topic: 'text', payload: 'jsonb', schema_version: 'text', schema_fingerprint: 'text',
-  headers: 'jsonb', occurred_at: 'timestamptz',
-};
+/** Params per appended row. */
+export const OUTBOX_APPEND_WIDTH = OUTBOX_APPEND_COLUMNS.length;
+
+const appendTexts = new Map<number, string>();
 
 /**
- * Inserts `rows` outbox rows, OUTBOX_APPEND_COLUMNS.length params per row, in order: their
- * ids are taken in that order. One text per row count (a request appends a handful at most).
+ * Inserts `rows` outbox rows, OUTBOX_APPEND_WIDTH params per row, in order: their ids are
+ * taken in that order. One text per row count (a request appends a handful at most), built
+ * on its first use.
  */
 export function appendOutboxRows(rows: number): string {
-  const width = OUTBOX_APPEND_COLUMNS.length;
-  const tuples = Array.from({ length: rows }, (_, r) =>
-    `(${OUTBOX_APPEND_COLUMNS.map((c, i) => `$${r * width + i + 1}::${APPEND_CASTS[c]}`).join(', ')})`);
-  return `insert into outbox (${OUTBOX_APPEND_COLUMNS.join(', ')}) values ${tuples.join(', ')}`;
+  let text = appendTexts.get(rows);
+  if (text === undefined) {
+    const tuples = Array.from({ length: rows }, (_, r) =>
+      `(${OUTBOX_APPEND_COLUMNS.map(([, type], i) => `$${r * OUTBOX_APPEND_WIDTH + i + 1}::${type}`).join(', ')})`);
+    text = `insert into outbox (${OUTBOX_APPEND_COLUMNS.map(([column]) => column).join(', ')}) values ${tuples.join(', ')}`;
+    appendTexts.set(rows, text);
+  }
+  return text;
 }
