@@ -92,9 +92,9 @@ export const SHIPPED_ENV = { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARE
 export const SHIPPED_RELAY_ENV = { ...SHIPPED_ENV, NODE_OPTIONS: '--max-semi-space-size=8 --max-old-space-size=128' };
 
 /** `relevo <command>` as a child process on this Node, with the broker's URLs and quiet logs. */
-export function spawnRelevo(command: 'relay' | 'api', env: Record<string, string>, nodeArgs: string[] = []): Child {
+export function spawnRelevo(command: 'relay' | 'api', env: Record<string, string>, nodeArgs: string[] = [], cliPath = cli): Child {
   let output = '';
-  const child = spawn(process.execPath, [...nodeArgs, cli, command], {
+  const child = spawn(process.execPath, [...nodeArgs, cliPath, command], {
     env: { ...process.env, BROKER_URL: serviceUrl, PULSAR_ADMIN_URL: adminUrl, METRICS_PORT: '0', LOG_LEVEL: 'warn',
       ...(command === 'relay' ? SHIPPED_RELAY_ENV : SHIPPED_ENV), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,64 @@
+// Not part of `pnpm bench`: `relevo api` from two or more checkouts side by side, alternating,
+// on one database. Each round: a closed loop of 16 PATCH for 8 s of warm-up, then 8 s measured;
+// PATCH/s and CPU per PATCH of the API process and of its Postgres backends (found by
+// application_name), read from /proc. `node bench/api-ab.ts <checkout> <checkout> … <rounds>`;
+// each checkout needs its own `pnpm install`.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { connectSql } from '@relevo/db';
+import { createTestDatabase } from '../test/support/database.ts';
+import { closedLoop, freePort, loadPartners, log, partnerPatcher, sleep, spawnRelevo, waitFor } from './support.ts';
+
+const checkouts = process.argv.slice(2, -1).map((d) => resolve(d));
+const rounds = Number(process.argv.at(-1));
+if (checkouts.length < 2 || !(rounds > 0)) throw new Error('usage: node bench/api-ab.ts <checkout> <checkout> … <rounds>');
+const CONCURRENCY = 16;
+const SECONDS = 8;
+
+/** utime + stime of a process, in clock ticks (1/100 s). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+const db = await createTestDatabase('relevo_bench');
+const sql = connectSql(db.url, { max: 2, applicationName: 'relevo-bench-ab' });
+const results = new Map<string, string[]>();
+try {
+  const ids = await loadPartners(sql, 10_000);
+  for (let r = 0; r < rounds; r++) {
+    for (const checkout of checkouts) {
+      const port = await freePort();
+      const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), API_TOKENS: 't', RELAY_SHARDS: '4' }, [],
+        `${checkout}/packages/cli/src/main.ts`);
+      try {
+        const base = `http://127.0.0.1:${port}`;
+        await waitFor(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok === true, 30_000, 'api ready');
+        const send = partnerPatcher(base, 't', CONCURRENCY);
+        let n = 0;
+        const patch = () => send(ids[(n++ * 7919) % ids.length]!, `ab ${n}`);
+        await closedLoop(SECONDS, CONCURRENCY, patch);
+        const backends = (await sql<{ pid: number }[]>`
+          select pid from pg_stat_activity where datname = ${db.name} and application_name = 'relevo-api'`).map((b) => b.pid);
+        const api0 = cpuTicks(api.child.pid!);
+        const pg0 = backends.map(cpuTicks);
+        const n0 = n;
+        const rate = await closedLoop(SECONDS, CONCURRENCY, patch);
+        const done = n - n0;
+        const apiMs = ((cpuTicks(api.child.pid!) - api0) * 10) / done;
+        const pgMs = (backends.reduce((sum, pid, i) => sum + cpuTicks(pid) - pg0[i]!, 0) * 10) / done;
+        const line = `${Math.round(rate)} PATCH/s, API ${apiMs.toFixed(2)} ms, its backends ${pgMs.toFixed(2)} ms CPU per PATCH`;
+        log(`round ${r + 1} ${checkout}: ${line}`);
+        results.set(checkout, [...(results.get(checkout) ?? []), line]);
+      } finally {
+        await api.stop();
+        await sleep(500);
+      }
+    }
+  }
+  console.log(JSON.stringify(Object.fromEntries(results), null, 1));
+} finally {
+  await sql.end({ timeout: 5 });
+  await db.drop();
+}
