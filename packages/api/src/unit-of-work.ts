@@ -1,7 +1,7 @@
 // The one way every write runs: in ONE transaction, (1) serialise on the idempotency key
 // and replay a stored response, (2) lock the partner row and decide with the domain,
-// (3) save the partner and (4) append the events to the outbox, in one round trip,
-// (5) store the idempotency response, commit; then (6) tell onCommitted, best effort,
+// (3) save the partner, (4) append the events to the outbox and (5) store the idempotency
+// response, sent with the COMMIT in one round trip; then (6) tell onCommitted, best effort,
 // outside the transaction.
 import type { DomainEvent } from '@relevo/domain';
 import {
@@ -64,38 +64,63 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
             }
             const bodyText = typeof stored.body === 'string' ? stored.body : JSON.stringify(stored.body);
             const reply: Reply = { status: stored.status, bodyText, headers: { ...stored.headers, [REPLAYED_HEADER]: 'true' } };
-            return { reply, aggregateIds: [] as string[] };
+            return { reply, aggregateIds: [] as string[], written: [] as Promise<unknown>[] };
           }
         }
         const now = clock();
         const outcome = await work(tx, now);
-        // Sent together, in one round trip: the update goes first, so a failing update (a
-        // taken email) fails the insert behind it and is the error that surfaces.
-        await Promise.all([
-          outcome.save && savePartner(tx, outcome.save),
-          appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders }),
-        ]);
         const bodyText = JSON.stringify(outcome.body);
         const headers: Record<string, string> = { ETag: etag(outcome.version) };
         if (outcome.location) headers.Location = outcome.location;
-        if (idem) {
-          await storeIdempotencyRecord(tx, {
+        // The update goes first, so a failing update (a taken email) fails the statements
+        // behind it and is the error that surfaces.
+        const written = queueWrites([
+          () => outcome.save && savePartner(tx, outcome.save),
+          () => appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders }),
+          () => idem ? storeIdempotencyRecord(tx, {
             principal: req.principal,
             key: idem.key,
             requestHash: idem.requestHash,
             status: outcome.status,
             body: bodyText,
             headers,
-          });
-        }
+          }) : undefined,
+        ]);
         const aggregateIds = [...new Set(outcome.events.map((e) => e.partner_id))];
         await deps.beforeCommit?.({ aggregateIds });
-        return { reply: { status: outcome.status, bodyText, headers }, aggregateIds };
+        // In an object: postgres.js would await an array the callback returns before its COMMIT.
+        return { reply: { status: outcome.status, bodyText, headers }, aggregateIds, written };
       });
+      // The last writes are not awaited inside the transaction: the COMMIT postgres.js sends
+      // when the callback returns goes right behind them, in the same round trip. When one of
+      // them fails, Postgres ends the aborted transaction at that COMMIT with a rollback, and
+      // the write's error is raised here.
+      await Promise.all(result.written);
       if (result.aggregateIds.length > 0 && deps.onCommitted) notifyCommitted(deps, result.aggregateIds);
       return result.reply;
     },
   };
+}
+
+/**
+ * Calls each write in order; each queues its statement on the transaction's connection or
+ * throws before queueing it (savePartner, appendToOutbox, storeIdempotencyRecord). A throw
+ * rejects the transaction's callback, so postgres.js rolls back what was queued before it
+ * instead of committing it.
+ */
+function queueWrites(writes: (() => Promise<unknown> | undefined)[]): Promise<unknown>[] {
+  const queued: Promise<unknown>[] = [];
+  try {
+    for (const write of writes) {
+      const pending = write();
+      if (pending) queued.push(pending);
+    }
+  } finally {
+    // Awaited once the transaction has ended, if it commits: until then, or if it does not,
+    // a rejection here is not an unhandled one.
+    for (const pending of queued) pending.catch(() => {});
+  }
+  return queued;
 }
 
 function notifyCommitted(deps: AppDeps, aggregateIds: string[]): void {

@@ -1,8 +1,12 @@
 // The transactional write path against a real Postgres: each endpoint's outbox rows,
 // atomicity, per-partner order under concurrency, idempotency, paging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOPICS, decodeEvent, encodeEvent } from '@relevo/events';
-import { OTHER_TOKEN, call, counts, createHarness, newPartner, outboxRows, uniqueEmail, type Harness, type OutboxRow } from './support/harness.ts';
+import { lockPartner } from '@relevo/db';
+import { updatePartner, type DomainEvent } from '@relevo/domain';
+import { EventSchemaError, TOPICS, decodeEvent, encodeEvent } from '@relevo/events';
+import { createLogger } from '@relevo/runtime';
+import { createUnitOfWork } from '../src/unit-of-work.ts';
+import { OTHER_TOKEN, TOKEN, call, counts, createHarness, newPartner, outboxRows, uniqueEmail, type Harness, type OutboxRow } from './support/harness.ts';
 
 let h: Harness;
 beforeAll(async () => { h = await createHarness(); });
@@ -200,6 +204,40 @@ describe('atomicity', () => {
     expect(await counts(h.database)).toEqual(before);
     const after = await (await call(h.app, `/v1/partners/${p.id}`)).json();
     expect(after).toEqual(p);
+  });
+
+  it('a write Postgres refuses in the batch sent with COMMIT: that COMMIT rolls back, the request fails', async () => {
+    await h.database.sql.unsafe(`create or replace function refuse_insert() returns trigger language plpgsql
+      as $$ begin raise exception 'refused by the test'; end $$`);
+    const p = await newPartner(h.app);
+    const before = await counts(h.database);
+    // outbox: refused after the partner's update; idempotency_keys: the last statement before COMMIT.
+    for (const table of ['outbox', 'idempotency_keys']) {
+      await h.database.sql.unsafe(`create trigger refuse before insert on ${table} for each row execute function refuse_insert()`);
+      try {
+        const res = await call(h.app, `/v1/partners/${p.id}/kyc`, { body: { estado_kyc: 'VERIFICADO' }, headers: { 'idempotency-key': `refused-${table}` } });
+        expect(res.status).toBe(500);
+      } finally {
+        await h.database.sql.unsafe(`drop trigger refuse on ${table}`);
+      }
+      expect(await counts(h.database)).toEqual(before);
+      expect(await (await call(h.app, `/v1/partners/${p.id}`)).json()).toEqual(p);
+    }
+  });
+
+  it('a write that throws before its statement is queued rolls back the writes queued before it', async () => {
+    const p = await newPartner(h.app);
+    const before = await counts(h.database);
+    const uow = createUnitOfWork({ database: h.database, tokens: [TOKEN], log: createLogger('api-test', 'silent') });
+    const run = uow.run({ principal: TOKEN, idempotency: null, traceHeaders: {} }, async (tx, now) => {
+      const { state, events } = updatePartner((await lockPartner(tx, p.id))!, { nombre: 'Never saved' }, now);
+      // The save is queued first; the event then fails its Avro schema in appendToOutbox.
+      const unencodable = { ...events[0]!, nombre: 42 } as unknown as DomainEvent;
+      return { status: 200, body: {}, version: state.version, save: state, events: [unencodable] };
+    });
+    await expect(run).rejects.toBeInstanceOf(EventSchemaError);
+    expect(await counts(h.database)).toEqual(before);
+    expect(await (await call(h.app, `/v1/partners/${p.id}`)).json()).toEqual(p);
   });
 
   it('an exception in onCommitted is logged, never fails the committed request', async () => {

@@ -1,7 +1,9 @@
 // Stored first responses of POSTs carrying an Idempotency-Key, scoped per principal (token).
 // The record is written in the same transaction as the change it describes.
 import { and, eq, sql } from 'drizzle-orm';
-import type { Tx } from './client.ts';
+import { connectionOf, type Tx } from './client.ts';
+import { PREPARED } from './pool.ts';
+import { storeIdempotencyRow } from './write-plans.ts';
 import { idempotencyKeys } from './schema.ts';
 
 export interface IdempotencyRecord {
@@ -36,13 +38,12 @@ export async function findIdempotencyRecord(tx: Tx, principal: string, key: stri
   };
 }
 
-export async function storeIdempotencyRecord(tx: Tx, r: IdempotencyRecord): Promise<void> {
-  await tx.insert(idempotencyKeys).values({
-    principal: r.principal,
-    key: r.key,
-    requestHash: r.requestHash,
-    status: r.status,
-    body: r.body,
-    headers: r.headers,
-  });
+/**
+ * The record's body is the response text as a jsonb string, so a replay sends it byte for
+ * byte. Queues the statement before it returns (or throws first), like appendToOutbox: the
+ * unit of work sends it with the COMMIT.
+ */
+export function storeIdempotencyRecord(tx: Tx, r: IdempotencyRecord): Promise<void> {
+  const params = [r.principal, r.key, r.requestHash, r.status, JSON.stringify(r.body), JSON.stringify(r.headers)];
+  return connectionOf(tx).unsafe(storeIdempotencyRow(), params, PREPARED).then(() => undefined);
 }

@@ -26,10 +26,15 @@ export interface AppendedEvent {
 /**
  * Maps each domain event to its integration event, validates it against the Avro schema
  * of every topic it is routed to (so a row that cannot be encoded never commits), and
- * inserts one outbox row per topic. Call it after the aggregate row is locked and updated.
+ * inserts one outbox row per topic. Call it after the aggregate row is locked.
+ *
+ * Not async on purpose: it throws (an event that does not validate) before it queues its
+ * statement on the transaction's connection, and once it returns the statement is queued.
+ * The unit of work sends COMMIT right behind it without waiting for the reply; a throw here
+ * must reach the transaction, which then rolls back, rather than a promise nobody awaits yet.
  */
-export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext): Promise<AppendedEvent[]> {
-  if (events.length === 0) return [];
+export function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext): Promise<AppendedEvent[]> {
+  if (events.length === 0) return Promise.resolve([]);
   const newId = ctx.newEventId ?? randomUUID;
   const occurredAt = ctx.occurredAt.toISOString();
   const headers = JSON.stringify(ctx.headers ?? {});
@@ -49,6 +54,5 @@ export async function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendC
     }
     appended.push({ eventId: integrationEvent.id, type: event.type, topics: [...topics] });
   }
-  await connectionOf(tx).unsafe(appendOutboxRows(params.length / OUTBOX_APPEND_WIDTH), params, PREPARED);
-  return appended;
+  return connectionOf(tx).unsafe(appendOutboxRows(params.length / OUTBOX_APPEND_WIDTH), params, PREPARED).then(() => appended);
 }

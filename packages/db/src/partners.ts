@@ -65,11 +65,16 @@ export async function insertPartner(tx: Tx, p: Partner): Promise<void> {
   await tx.insert(partners).values(rowFromPartner(p));
 }
 
-/** Saves the state decided for a partner whose row this transaction has locked. */
-export async function savePartner(tx: Tx, p: Partner): Promise<void> {
-  await connectionOf(tx).unsafe(savePartnerRow(), [
+/**
+ * Saves the state decided for a partner whose row this transaction has locked. Queues the
+ * statement before it returns (or throws first), like appendToOutbox: the unit of work
+ * sends it with the COMMIT.
+ */
+export function savePartner(tx: Tx, p: Partner): Promise<void> {
+  const params = [
     p.id, p.nombre, p.email, p.estado, p.estado_kyc, p.version, p.updated_at.toISOString(), p.deleted_at?.toISOString() ?? null,
-  ], PREPARED);
+  ];
+  return connectionOf(tx).unsafe(savePartnerRow(), params, PREPARED).then(() => undefined);
 }
 
 export const PARTNER_EMAIL_UNIQUE = 'partners_email_live_uq';

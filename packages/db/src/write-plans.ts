@@ -1,9 +1,10 @@
-// SQL text of the API's write path (lock the partner, save it, append its outbox rows), as
-// pure functions like relay-plans.ts. drizzle's query builder rebuilt these statements on
-// every request, inside its tracing wrappers (22 % of the API's CPU in a profile of the
-// 1,000/s latency step). Written once here and run on the transaction's own connection
-// (connectionOf), they are postgres.js prepared statements keyed by their text: parsed
-// once per connection.
+// SQL text of the API's write path (lock the partner, save it, append its outbox rows, store
+// the idempotency record), as pure functions like relay-plans.ts. drizzle's query builder
+// rebuilt these statements on every request, inside its tracing wrappers (22 % of the API's
+// CPU in a profile of the 1,000/s latency step). Written once here and run on the
+// transaction's own connection (connectionOf), they are postgres.js prepared statements
+// keyed by their text: parsed once per connection. They also reach the connection in the
+// order they are called, which lets the unit of work send COMMIT right behind them.
 
 /** Params: $1 id. The columns carry drizzle's names, so partnerFromRow maps this row too. */
 export function lockPartnerRow(): string {
@@ -43,4 +44,10 @@ export function appendOutboxRows(rows: number): string {
     appendTexts.set(rows, text);
   }
   return text;
+}
+
+/** Params: $1 principal, $2 key, $3 request_hash, $4 status, $5 body (jsonb text), $6 headers (jsonb text). */
+export function storeIdempotencyRow(): string {
+  return `insert into idempotency_keys (principal, key, request_hash, status, body, headers)
+    values ($1, $2, $3, $4::int, $5::jsonb, $6::jsonb)`;
 }
