@@ -3,24 +3,16 @@
 // PATCH/s and CPU per PATCH of the API process and of its Postgres backends (found by
 // application_name), read from /proc. `node bench/api-ab.ts <checkout> <checkout> … <rounds>`;
 // each checkout needs its own `pnpm install`.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { connectSql } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
-import { closedLoop, freePort, loadPartners, log, partnerPatcher, sleep, spawnRelevo, waitFor } from './support.ts';
+import { closedLoop, cpuTicks, freePort, loadPartners, log, partnerPatcher, sleep, spawnRelevo, waitFor } from './support.ts';
 
 const checkouts = process.argv.slice(2, -1).map((d) => resolve(d));
 const rounds = Number(process.argv.at(-1));
 if (checkouts.length < 2 || !(rounds > 0)) throw new Error('usage: node bench/api-ab.ts <checkout> <checkout> … <rounds>');
 const CONCURRENCY = 16;
 const SECONDS = 8;
-
-/** utime + stime of a process, in clock ticks (1/100 s). */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 const db = await createTestDatabase('relevo_bench');
 const sql = connectSql(db.url, { max: 2, applicationName: 'relevo-bench-ab' });

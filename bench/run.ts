@@ -78,7 +78,7 @@ if (want('latency')) {
 }
 let writes: WriteOverheadResult | undefined;
 if (want('write_overhead')) {
-  writes = await timed('write_overhead', () => runWriteOverhead({ seconds: quick ? 2 : 4, rounds: quick ? 4 : 6 }));
+  writes = await timed('write_overhead', () => runWriteOverhead({ seconds: 1, rounds: quick ? 8 : 24 }));
   results.write_overhead_detail = writes;
   results.write_overhead = writes.overhead;
 }
@@ -130,6 +130,7 @@ const rows: [string, unknown, string][] = [
     `latency @${s.offered_per_s}/s p50/p95/p99 ms`, `${s.receipt_ms.p50}/${s.receipt_ms.p95}/${s.receipt_ms.p99} (achieved ${s.achieved_per_s}/s)`,
     s.offered_per_s === 1_000 ? 'p99 ≤ 50' : '']),
   ['write_overhead', results.write_overhead, '≤ 0.20'],
+  ['write CPU ms/tx (with | without outbox)', writes ? `${writes.cpu_ms_per_tx.with_outbox} | ${writes.cpu_ms_per_tx.without_outbox}` : undefined, ''],
   ['http PATCH req/s (with outbox)', writes?.http_median_req_per_s, ''],
   ['relay_rss_mib', results.relay_rss_mib, '≤ 200'],
   ['scaling_ratio (2 relays / 1)', results.scaling_ratio, ''],

@@ -135,6 +135,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** utime + stime of a process, in clock ticks (1/100 s). */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** Runs `one` with `concurrency` calls in flight for `seconds`; returns the calls completed per second. */
 export async function closedLoop(seconds: number, concurrency: number, one: (n: number) => Promise<unknown>): Promise<number> {
   let n = 0;

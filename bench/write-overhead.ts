@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { appendToOutbox, connectDatabase, lockPartner, savePartner, type Database } from '@relevo/db';
 import { updatePartner } from '@relevo/domain';
 import { createTestDatabase } from '../test/support/database.ts';
-import { closedLoop, freePort, loadPartners, log, median, partnerPatcher, ratio, spawnRelevo, waitFor } from './support.ts';
+import { closedLoop, cpuTicks, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor } from './support.ts';
 
 export interface WriteOverheadResult {
   partners: number;
@@ -15,8 +15,15 @@ export interface WriteOverheadResult {
   seconds: number;
   with_outbox_tx_per_s: number[];
   without_outbox_tx_per_s: number[];
-  /** with / without (medians): 1.0 = free. */
+  /** with / without of each round (the two measured back to back). */
+  round_ratios: number[];
+  /** The median of round_ratios: 1.0 = free. */
   throughput_ratio: number;
+  /**
+   * CPU per transaction, this process and its Postgres backends, with and without the
+   * outbox, over all rounds of each: the outbox's cost in CPU, next to its cost in rate.
+   */
+  cpu_ms_per_tx: { with_outbox: number; without_outbox: number };
   /** 1 − ratio: the share of write throughput the outbox costs. Target ≤ 0.20. */
   overhead: number;
   http_with_outbox_req_per_s?: number[];
@@ -57,11 +64,19 @@ export async function runWriteOverhead(opts: { seconds: number; rounds?: number;
     // Warm-up of both paths (JIT, pool, caches; the first seconds after loading are slow).
     await closedLoop(2, concurrency, (n) => updateOnce(database, pick(n), n, true));
     await closedLoop(2, concurrency, (n) => updateOnce(database, pick(n), n, false));
+    const backends = (await database.sql<{ pid: number }[]>`
+      select pid from pg_stat_activity where datname = ${db.name} and application_name = 'relevo-bench-writes'`).map((b) => b.pid);
+    const ticks = () => cpuTicks(process.pid) + backends.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    const cpu = { with: { ticks: 0, tx: 0 }, without: { ticks: 0, tx: 0 } };
     for (let r = 0; r < rounds; r++) {
       // Alternate which goes first so drift (vacuum, other load) hits both.
       const order = r % 2 === 0 ? [true, false] : [false, true];
       for (const w of order) {
+        const t0 = ticks();
         const rate = await closedLoop(opts.seconds, concurrency, (n) => updateOnce(database, pick(n), n, w));
+        const side = w ? cpu.with : cpu.without;
+        side.ticks += ticks() - t0;
+        side.tx += rate * opts.seconds;
         (w ? withOutbox : without).push(rate);
       }
       log(`write overhead round ${r + 1}: with outbox ${Math.round(withOutbox.at(-1)!)} tx/s, without ${Math.round(without.at(-1)!)} tx/s`);
@@ -84,12 +99,15 @@ export async function runWriteOverhead(opts: { seconds: number; rounds?: number;
         await api.stop();
       }
     }
-    const w = median(withOutbox);
-    const wo = median(without);
+    // A ratio per round, then their median: a round's two halves run back to back and share
+    // most of this machine's drift (autovacuum, checkpoints, other services).
+    const roundRatios = withOutbox.map((w, i) => w / without[i]!);
+    const throughput = median(roundRatios);
     return {
       partners, concurrency, seconds: opts.seconds,
       with_outbox_tx_per_s: withOutbox.map(Math.round), without_outbox_tx_per_s: without.map(Math.round),
-      throughput_ratio: ratio(w, wo), overhead: +(1 - w / wo).toFixed(3),
+      round_ratios: roundRatios.map((x) => +x.toFixed(3)), throughput_ratio: +throughput.toFixed(3), overhead: +(1 - throughput).toFixed(3),
+      cpu_ms_per_tx: { with_outbox: +((cpu.with.ticks * 10) / cpu.with.tx).toFixed(3), without_outbox: +((cpu.without.ticks * 10) / cpu.without.tx).toFixed(3) },
       ...(http.length ? { http_with_outbox_req_per_s: http.map(Math.round), http_median_req_per_s: Math.round(median(http)) } : {}),
     };
   } finally {
