@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { connectSql } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
-import { closedLoop, cpuTicks, freePort, loadPartners, log, partnerPatcher, sleep, spawnRelevo, waitFor } from './support.ts';
+import { backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, partnerPatcher, sleep, spawnRelevo, waitFor } from './support.ts';
 
 const checkouts = process.argv.slice(2, -1).map((d) => resolve(d));
 const rounds = Number(process.argv.at(-1));
@@ -31,8 +31,7 @@ try {
         let n = 0;
         const patch = () => send(ids[(n++ * 7919) % ids.length]!, `ab ${n}`);
         await closedLoop(SECONDS, CONCURRENCY, patch);
-        const backends = (await sql<{ pid: number }[]>`
-          select pid from pg_stat_activity where datname = ${db.name} and application_name = 'relevo-api'`).map((b) => b.pid);
+        const backends = await backendPids(sql, db.name, 'relevo-api');
         const api0 = cpuTicks(api.child.pid!);
         const pg0 = backends.map(cpuTicks);
         const n0 = n;

@@ -142,6 +142,13 @@ export function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** The pids of a database's Postgres backends that a client opened under `applicationName`, for cpuTicks. */
+export async function backendPids(sql: postgres.Sql, database: string, applicationName: string): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = ${database} and application_name = ${applicationName}`;
+  return rows.map((r) => r.pid);
+}
+
 /** Runs `one` with `concurrency` calls in flight for `seconds`; returns the calls completed per second. */
 export async function closedLoop(seconds: number, concurrency: number, one: (n: number) => Promise<unknown>): Promise<number> {
   let n = 0;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { appendToOutbox, connectDatabase, lockPartner, savePartner, type Database } from '@relevo/db';
 import { updatePartner } from '@relevo/domain';
 import { createTestDatabase } from '../test/support/database.ts';
-import { closedLoop, cpuTicks, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor } from './support.ts';
+import { backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor } from './support.ts';
 
 export interface WriteOverheadResult {
   partners: number;
@@ -64,19 +64,20 @@ export async function runWriteOverhead(opts: { seconds: number; rounds?: number;
     // Warm-up of both paths (JIT, pool, caches; the first seconds after loading are slow).
     await closedLoop(2, concurrency, (n) => updateOnce(database, pick(n), n, true));
     await closedLoop(2, concurrency, (n) => updateOnce(database, pick(n), n, false));
-    const backends = (await database.sql<{ pid: number }[]>`
-      select pid from pg_stat_activity where datname = ${db.name} and application_name = 'relevo-bench-writes'`).map((b) => b.pid);
+    const backends = await backendPids(database.sql, db.name, 'relevo-bench-writes');
     const ticks = () => cpuTicks(process.pid) + backends.reduce((sum, pid) => sum + cpuTicks(pid), 0);
     const cpu = { with: { ticks: 0, tx: 0 }, without: { ticks: 0, tx: 0 } };
     for (let r = 0; r < rounds; r++) {
       // Alternate which goes first so drift (vacuum, other load) hits both.
       const order = r % 2 === 0 ? [true, false] : [false, true];
       for (const w of order) {
-        const t0 = ticks();
-        const rate = await closedLoop(opts.seconds, concurrency, (n) => updateOnce(database, pick(n), n, w));
         const side = w ? cpu.with : cpu.without;
+        const t0 = ticks();
+        const rate = await closedLoop(opts.seconds, concurrency, async (n) => {
+          await updateOnce(database, pick(n), n, w);
+          side.tx++;
+        });
         side.ticks += ticks() - t0;
-        side.tx += rate * opts.seconds;
         (w ? withOutbox : without).push(rate);
       }
       log(`write overhead round ${r + 1}: with outbox ${Math.round(withOutbox.at(-1)!)} tx/s, without ${Math.round(without.at(-1)!)} tx/s`);
