@@ -1,10 +1,11 @@
 // What the outbox costs the write path. A bench-only copy of the API's PATCH transaction
 // (lock the partner FOR UPDATE, decide with the domain, save it and appendToOutbox with the
-// COMMIT in one round trip — the same functions the unit of work calls) run with and without
-// the outbox insert, at a fixed concurrency for a fixed time, alternating rounds side by side. Plus the real API over
-// HTTP (closed loop, same concurrency) for the absolute number with everything around it.
+// COMMIT in one round trip: the functions and the transaction runner the unit of work uses)
+// run with and without the outbox insert, at a fixed concurrency for a fixed time,
+// alternating rounds side by side. Plus the real API over HTTP (closed loop, same
+// concurrency) for the absolute number with everything around it.
 import { randomUUID } from 'node:crypto';
-import { appendToOutbox, connectDatabase, lockPartner, savePartner, type Database } from '@relevo/db';
+import { appendToOutbox, connectDatabase, lockPartner, runTransaction, savePartner, type Database } from '@relevo/db';
 import { updatePartner } from '@relevo/domain';
 import { createTestDatabase } from '../test/support/database.ts';
 import { backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor } from './support.ts';
@@ -31,21 +32,14 @@ export interface WriteOverheadResult {
 }
 
 async function updateOnce(database: Database, id: string, n: number, withOutbox: boolean): Promise<void> {
-  const { written } = await database.db.transaction(async (tx) => {
+  await runTransaction(database, async (tx, sendWithCommit) => {
     const now = new Date();
     const current = await lockPartner(tx, id);
     const { state, events } = updatePartner(current!, { nombre: `Partner v${n}` }, now);
     const headers = { traceparent: `00-${randomUUID().replace(/-/g, '')}-0000000000000001-01` };
-    // As the unit of work sends them: the update and the insert queued, and the COMMIT
-    // right behind them in the same round trip.
-    return {
-      written: Promise.all([
-        events.length > 0 ? savePartner(tx, state) : undefined,
-        withOutbox ? appendToOutbox(tx, events, { occurredAt: now, headers }) : undefined,
-      ]),
-    };
+    if (events.length > 0) sendWithCommit(savePartner(tx, state));
+    if (withOutbox) sendWithCommit(appendToOutbox(tx, events, { occurredAt: now, headers }));
   });
-  await written;
 }
 
 export async function runWriteOverhead(opts: { seconds: number; rounds?: number; concurrency?: number; partners?: number; http?: boolean }): Promise<WriteOverheadResult> {

@@ -5,7 +5,7 @@
 // outside the transaction.
 import type { DomainEvent } from '@relevo/domain';
 import {
-  appendToOutbox, findIdempotencyRecord, lockIdempotencyKey, lockPartner, savePartner, storeIdempotencyRecord, type Tx,
+  appendToOutbox, findIdempotencyRecord, lockIdempotencyKey, lockPartner, runTransaction, savePartner, storeIdempotencyRecord, type Tx,
 } from '@relevo/db';
 import type { Partner } from '@relevo/domain';
 import type { AppDeps } from './context.ts';
@@ -53,7 +53,7 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
   const clock = deps.clock ?? (() => new Date());
   return {
     async run(req, work) {
-      const result = await deps.database.db.transaction(async (tx) => {
+      const result = await runTransaction(deps.database, async (tx, sendWithCommit) => {
         const idem = req.idempotency;
         if (idem) {
           await lockIdempotencyKey(tx, req.principal, idem.key);
@@ -64,7 +64,7 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
             }
             const bodyText = typeof stored.body === 'string' ? stored.body : JSON.stringify(stored.body);
             const reply: Reply = { status: stored.status, bodyText, headers: { ...stored.headers, [REPLAYED_HEADER]: 'true' } };
-            return { reply, aggregateIds: [] as string[], written: [] as Promise<unknown>[] };
+            return { reply, aggregateIds: [] as string[] };
           }
         }
         const now = clock();
@@ -74,53 +74,26 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
         if (outcome.location) headers.Location = outcome.location;
         // The update goes first, so a failing update (a taken email) fails the statements
         // behind it and is the error that surfaces.
-        const written = queueWrites([
-          () => outcome.save && savePartner(tx, outcome.save),
-          () => appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders }),
-          () => idem ? storeIdempotencyRecord(tx, {
+        if (outcome.save) sendWithCommit(savePartner(tx, outcome.save));
+        sendWithCommit(appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders }));
+        if (idem) {
+          sendWithCommit(storeIdempotencyRecord(tx, {
             principal: req.principal,
             key: idem.key,
             requestHash: idem.requestHash,
             status: outcome.status,
             body: bodyText,
             headers,
-          }) : undefined,
-        ]);
+          }));
+        }
         const aggregateIds = [...new Set(outcome.events.map((e) => e.partner_id))];
         await deps.beforeCommit?.({ aggregateIds });
-        // In an object: postgres.js would await an array the callback returns before its COMMIT.
-        return { reply: { status: outcome.status, bodyText, headers }, aggregateIds, written };
+        return { reply: { status: outcome.status, bodyText, headers }, aggregateIds };
       });
-      // The last writes are not awaited inside the transaction: the COMMIT postgres.js sends
-      // when the callback returns goes right behind them, in the same round trip. When one of
-      // them fails, Postgres ends the aborted transaction at that COMMIT with a rollback, and
-      // the write's error is raised here.
-      await Promise.all(result.written);
       if (result.aggregateIds.length > 0 && deps.onCommitted) notifyCommitted(deps, result.aggregateIds);
       return result.reply;
     },
   };
-}
-
-/**
- * Calls each write in order; each queues its statement on the transaction's connection or
- * throws before queueing it (savePartner, appendToOutbox, storeIdempotencyRecord). A throw
- * rejects the transaction's callback, so postgres.js rolls back what was queued before it
- * instead of committing it.
- */
-function queueWrites(writes: (() => Promise<unknown> | undefined)[]): Promise<unknown>[] {
-  const queued: Promise<unknown>[] = [];
-  try {
-    for (const write of writes) {
-      const pending = write();
-      if (pending) queued.push(pending);
-    }
-  } finally {
-    // Awaited once the transaction has ended, if it commits: until then, or if it does not,
-    // a rejection here is not an unhandled one.
-    for (const pending of queued) pending.catch(() => {});
-  }
-  return queued;
 }
 
 function notifyCommitted(deps: AppDeps, aggregateIds: string[]): void {

@@ -17,6 +17,12 @@ export function connectionOf(tx: Tx): postgres.TransactionSql {
   return session.client as postgres.TransactionSql;
 }
 
+/**
+ * Hands a write's pending result to runTransaction: its statement is already queued on the
+ * transaction's connection, and its result is awaited after the COMMIT.
+ */
+export type SendWithCommit = (written: Promise<unknown>) => void;
+
 export interface Database {
   /** postgres.js client for hand-written SQL on hot paths (relay claims, marks). */
   sql: postgres.Sql;
@@ -40,4 +46,30 @@ export function connectDatabase(url: string, opts: ConnectOptions = {}): Databas
       await Promise.all([sql.end({ timeout: 5 }), orm.end({ timeout: 5 })]);
     },
   };
+}
+
+/**
+ * Runs `body` in one transaction, with the last writes sent in the same round trip as the
+ * COMMIT. A write handed to `sendWithCommit` is not awaited inside the transaction, so the
+ * COMMIT postgres.js sends when `body` returns goes right behind it. Atomicity holds both
+ * ways a write can fail:
+ *  - Postgres refuses the statement: the transaction is aborted, its COMMIT ends it with a
+ *    rollback, and the write's error is raised here once the transaction is over;
+ *  - the write throws before queueing its statement (savePartner, appendToOutbox and
+ *    storeIdempotencyRecord are not async for this): the throw rejects `body`, and
+ *    postgres.js rolls back what was queued before it.
+ * Returns what `body` returned (boxed inside: postgres.js awaits an array the callback
+ * returns, element by element, before its COMMIT).
+ */
+export async function runTransaction<T>(database: Database, body: (tx: Tx, sendWithCommit: SendWithCommit) => Promise<T>): Promise<T> {
+  const sent: Promise<unknown>[] = [];
+  const sendWithCommit: SendWithCommit = (written) => {
+    // Awaited below if the transaction commits; until then, or if it does not, its
+    // rejection is not an unhandled one.
+    written.catch(() => {});
+    sent.push(written);
+  };
+  const { value } = await database.db.transaction(async (tx) => ({ value: await body(tx, sendWithCommit) }));
+  await Promise.all(sent);
+  return value;
 }

@@ -40,8 +40,8 @@ export async function findIdempotencyRecord(tx: Tx, principal: string, key: stri
 
 /**
  * The record's body is the response text as a jsonb string, so a replay sends it byte for
- * byte. Queues the statement before it returns (or throws first), like appendToOutbox: the
- * unit of work sends it with the COMMIT.
+ * byte. Queues the statement before it returns (or throws first), like appendToOutbox:
+ * runTransaction sends it with the COMMIT.
  */
 export function storeIdempotencyRecord(tx: Tx, r: IdempotencyRecord): Promise<void> {
   const params = [r.principal, r.key, r.requestHash, r.status, JSON.stringify(r.body), JSON.stringify(r.headers)];

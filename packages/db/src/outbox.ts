@@ -30,7 +30,7 @@ export interface AppendedEvent {
  *
  * Not async on purpose: it throws (an event that does not validate) before it queues its
  * statement on the transaction's connection, and once it returns the statement is queued.
- * The unit of work sends COMMIT right behind it without waiting for the reply; a throw here
+ * runTransaction sends COMMIT right behind it without waiting for the reply; a throw here
  * must reach the transaction, which then rolls back, rather than a promise nobody awaits yet.
  */
 export function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext): Promise<AppendedEvent[]> {

@@ -67,7 +67,7 @@ export async function insertPartner(tx: Tx, p: Partner): Promise<void> {
 
 /**
  * Saves the state decided for a partner whose row this transaction has locked. Queues the
- * statement before it returns (or throws first), like appendToOutbox: the unit of work
+ * statement before it returns (or throws first), like appendToOutbox: runTransaction
  * sends it with the COMMIT.
  */
 export function savePartner(tx: Tx, p: Partner): Promise<void> {
