@@ -3,10 +3,11 @@
 // the row's page (migration 0002: fillfactor 50) Postgres rewrites it in place (a HOT
 // update: no new index entries). Without that room it is a full update in another page.
 // A claim that finds nothing writes nothing (no WAL flush at its commit). Rows left in hand
-// are looked for (a scan of the whole backlog) only while their shard is unsettled.
+// are looked for (a scan of the whole backlog) only while their shard is unsettled. Following
+// the rows as they are marked sent reads the new ones only, not the sent history.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  claimBatch, connectDatabase, ensureShards, markSent, reclaimInHand, settleShard, shardRange, type Database,
+  claimBatch, connectDatabase, ensureShards, markSent, reclaimInHand, sentAfterCursor, settleShard, shardRange, type Database,
 } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { createPartners, updatePartner } from './support/writes.ts';
@@ -117,4 +118,29 @@ it('runs relevo\'s statements uncompiled: no JIT on its sessions, even for a pla
       `explain (analyze, format json) ${reclaimInHand()}`, [0, 'jit-test', session!.pid]);
     expect(plan!['QUERY PLAN'][0]).not.toHaveProperty('JIT');
   });
+});
+
+interface PlanNode { 'Relation Name'?: string; 'Actual Rows': number; 'Actual Loops': number; 'Rows Removed by Filter'?: number; Plans?: PlanNode[] }
+
+/** Outbox rows a plan's scans returned or filtered out: what it read of the table. */
+function outboxRowsRead(node: PlanNode): number {
+  const own = node['Relation Name'] === 'outbox' ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'] : 0;
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + outboxRowsRead(child), 0);
+}
+
+it('follows rows as they are marked sent by reading the new ones only, not the sent history', async () => {
+  const ids = await createPartners(database, 200);
+  await database.sql`update outbox set sent_at = now() - interval '1 hour' + id * interval '1 millisecond', broker_message_id = id || ':0:-1:-1'`;
+  const [recent] = await database.sql<{ id: string }[]>`
+    update outbox set sent_at = now() - interval '5 seconds' where id = (select max(id) from outbox) returning id::text`;
+  await database.sql`analyze outbox`;
+  const history = (await database.sql<{ n: number }[]>`select count(*)::int as n from outbox where sent_at is not null`)[0]!.n;
+  expect(history).toBeGreaterThanOrEqual(ids.length);
+
+  const cursor = new Date(Date.now() - 60_000);
+  const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
+    `explain (analyze, format json) ${sentAfterCursor({})}`, [cursor, '0']);
+  expect(outboxRowsRead(plan!['QUERY PLAN'][0].Plan)).toBe(1);
+  const rows = await database.sql.unsafe<{ id: bigint }[]>(sentAfterCursor({}), [cursor, '0']);
+  expect(rows.map((r) => r.id.toString())).toEqual([recent!.id]);
 });

@@ -201,38 +201,50 @@ export interface FollowOptions {
   pollMs?: number;
 }
 
+export interface SentFilter { eventType?: string; topic?: string; aggregateId?: string }
+
+/** Millisecond keys: the follow cursor travels through a JS Date, which has no microseconds. */
+const SENT_KEY = `date_trunc('milliseconds', sent_at)`;
+const FOLLOW_PAGE = 1000;
+
+/**
+ * The next page of rows marked sent after a cursor (sent_at to the millisecond, id), in
+ * that order, among those marked more than a second ago. `sent_at >= $1` follows from the
+ * cursor, and is written out because the planner cannot see it through the truncation: it
+ * starts the scan at the cursor in outbox_sent_at_idx. Without it each poll read every
+ * sent row the retention keeps: 436 ms a poll over 180,000 of them, against 0.04 ms.
+ * Params: $1 cursor time, $2 cursor id, then filterValues(f).
+ */
+export function sentAfterCursor(f: SentFilter): string {
+  const where = ['sent_at >= $1', `(${SENT_KEY}, id) > ($1, $2::bigint)`, "sent_at < now() - interval '1 second'"];
+  let n = 2;
+  if (f.eventType) where.push(`event_type = $${++n}`);
+  if (f.topic) where.push(`topic = $${++n}`);
+  if (f.aggregateId) where.push(`aggregate_id = $${++n}::uuid`);
+  return `select ${RECORD_COLUMNS} from outbox where ${where.join(' and ')} order by ${SENT_KEY}, id limit ${FOLLOW_PAGE}`;
+}
+
+/** sentAfterCursor's parameters after the cursor, in its order. */
+export function filterValues(f: SentFilter): string[] {
+  return [f.eventType, f.topic, f.aggregateId].filter((v): v is string => Boolean(v));
+}
+
 /**
  * Calls onRow for each row as it is marked sent, in (sent_at, id) order, until stopped.
  * Marks by concurrent relays commit out of sent_at order, so it only reads rows marked more
  * than a second ago: a mark statement commits well within that, and nothing is skipped.
  */
-export async function followSent(
-  sql: postgres.Sql,
-  f: { eventType?: string; topic?: string; aggregateId?: string },
-  opts: FollowOptions,
-): Promise<void> {
+export async function followSent(sql: postgres.Sql, f: SentFilter, opts: FollowOptions): Promise<void> {
   const [start] = await sql.unsafe<{ at: Date }[]>(opts.fromStart ? `select 'epoch'::timestamptz as at` : 'select now() as at');
   let last = { at: start!.at, id: '0' };
   opts.onStart?.();
-  // Millisecond keys: the cursor travels through a JS Date, which has no microseconds.
-  const sentKey = `date_trunc('milliseconds', sent_at)`;
-  const where = ['sent_at is not null', `(${sentKey}, id) > ($1, $2::bigint)`, "sent_at < now() - interval '1 second'"];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length + 2}`));
-  };
-  if (f.eventType) add('event_type = ?', f.eventType);
-  if (f.topic) add('topic = ?', f.topic);
-  if (f.aggregateId) add('aggregate_id = ?::uuid', f.aggregateId);
+  const text = sentAfterCursor(f);
+  const values = filterValues(f);
   while (!opts.stopped()) {
-    const rows = await sql.unsafe<OutboxRecord[]>(
-      `select ${RECORD_COLUMNS} from outbox where ${where.join(' and ')} order by ${sentKey}, id limit 1000`,
-      [last.at, last.id, ...params] as never[],
-    );
+    const rows = await sql.unsafe<OutboxRecord[]>(text, [last.at, last.id, ...values] as never[]);
     for (const row of rows) opts.onRow(row);
     const tail = rows.at(-1);
     if (tail) last = { at: tail.sent_at!, id: tail.id.toString() };
-    if (rows.length < 1000) await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+    if (rows.length < FOLLOW_PAGE) await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
   }
 }
