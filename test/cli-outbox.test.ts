@@ -51,10 +51,11 @@ describe('relevo outbox', () => {
   it('status counts rows by state and names parked partners', async () => {
     const human = await run('status');
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/pending 2\s+backoff 0\s+parked 1\s+sent 1/);
+    expect(human.stdout).toMatch(/pending 2\s+backoff 0\s+parked 1\s+sent in the last 60 min 1\s+skipped 0/);
     expect(human.stdout).toContain(parkedPartner);
     const json = JSON.parse((await run('status', '--json')).stdout);
     expect(json.totals).toEqual({ pending: 2, backoff: 0, parked: 1, sent: 1, skipped: 0 });
+    expect(json.sent_window_seconds).toBe(3600);
     expect(json.parked_partners[0]).toMatchObject({ aggregate_id: parkedPartner, parked: 1 });
   });
 

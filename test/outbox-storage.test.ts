@@ -4,10 +4,12 @@
 // update: no new index entries). Without that room it is a full update in another page.
 // A claim that finds nothing writes nothing (no WAL flush at its commit). Rows left in hand
 // are looked for (a scan of the whole backlog) only while their shard is unsettled. Following
-// the rows as they are marked sent reads the new ones only, not the sent history.
+// the rows as they are marked sent reads the new ones only, not the sent history, and so does
+// the operators' status.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  claimBatch, connectDatabase, ensureShards, markSent, reclaimInHand, sentAfterCursor, settleShard, shardRange, type Database,
+  claimBatch, connectDatabase, ensureShards, markSent, outboxStatus, reclaimInHand, sentAfterCursor, settleShard, shardRange,
+  stateTotals, statusGroups, STATUS_SENT_WINDOW_SECONDS, type Database,
 } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { createPartners, updatePartner } from './support/writes.ts';
@@ -143,4 +145,24 @@ it('follows rows as they are marked sent by reading the new ones only, not the s
   expect(outboxRowsRead(plan!['QUERY PLAN'][0].Plan)).toBe(1);
   const rows = await database.sql.unsafe<{ id: bigint }[]>(sentAfterCursor({}), [cursor, '0']);
   expect(rows.map((r) => r.id.toString())).toEqual([recent!.id]);
+});
+
+it('counts unsent, skipped and recently sent rows for the status without reading the sent history', async () => {
+  await database.sql`delete from outbox`;
+  const ids = await createPartners(database, 1_020);
+  // 1,000 rows sent two hours ago (history), 1 sent a minute ago, 1 skipped, 18 unsent.
+  await database.sql`update outbox set sent_at = now() - interval '2 hours', broker_message_id = id || ':0:-1:-1'
+    where id in (select id from outbox order by id limit 1000)`;
+  await database.sql`update outbox set sent_at = now() - interval '1 minute', broker_message_id = id || ':0:-1:-1'
+    where id = (select id from outbox where sent_at is null order by id limit 1)`;
+  await database.sql`update outbox set attempts = 8, parked_at = now(), skipped_at = now(), skip_reason = 'test'
+    where id = (select id from outbox where sent_at is null order by id limit 1)`;
+  await database.sql`analyze outbox`;
+
+  const status = await outboxStatus(database.sql, 4);
+  expect(stateTotals(status.groups).totals).toEqual({ pending: ids.length - 1_002, backoff: 0, parked: 0, sent: 1, skipped: 1 });
+  expect(status.sentWindowSeconds).toBe(STATUS_SENT_WINDOW_SECONDS);
+  const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
+    `explain (analyze, format json) ${statusGroups()}`, [4, STATUS_SENT_WINDOW_SECONDS]);
+  expect(outboxRowsRead(plan!['QUERY PLAN'][0].Plan)).toBe(ids.length - 1_000);
 });

@@ -162,6 +162,7 @@ export const OutboxStatusSchema = z.object({
   publish_lag_seconds: z.number(),
   parked_partners: z.array(z.object({ aggregate_id: z.string(), parked: z.number().int(), first_error: z.string().nullable() })),
   active_drains: z.array(z.object({ shard: z.number().int(), started_on: timestamp })),
+  sent_window_seconds: z.number().int().openapi({ description: 'the `sent` counts are of the rows sent within this many seconds' }),
 }).openapi('OutboxStatus');
 
 export const OutboxRowSchema = z.object({

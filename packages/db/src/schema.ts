@@ -79,6 +79,8 @@ export const outbox = pgTable('outbox', {
   // Aggregates held back by a failing or parked row; tiny, read once per claim.
   index('outbox_blocked_idx').on(t.aggregateId).where(sql`${t.sentAt} is null and ${t.skippedAt} is null and ${t.attempts} > 0`),
   index('outbox_sent_at_idx').on(t.sentAt).where(sql`${t.sentAt} is not null`),
+  // Skipped rows, for the operators' status counts; an entry only when a row is skipped.
+  index('outbox_skipped_idx').on(t.id).where(sql`${t.skippedAt} is not null`),
 ]);
 
 /**

@@ -4,6 +4,7 @@
 // never as HTML, and a per-response nonce is the only way a script or style runs.
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
+import { STATUS_SENT_WINDOW_SECONDS } from '@relevo/db';
 import type { AppEnv } from '../context.ts';
 
 const REFRESH_MS = 5_000;
@@ -172,8 +173,9 @@ const SCRIPT = `
 `;
 
 function page(nonce: string): string {
+  const label = (s: string) => `${s[0]!.toUpperCase()}${s.slice(1)}${s === 'sent' ? ` in the last ${STATUS_SENT_WINDOW_SECONDS / 60} min` : ''}`;
   const totals = ['pending', 'backoff', 'parked', 'sent', 'skipped']
-    .map((s) => `<tr><th scope="row">${s[0]!.toUpperCase()}${s.slice(1)}</th><td class="num" id="total-${s}">–</td></tr>`).join('');
+    .map((s) => `<tr><th scope="row">${label(s)}</th><td class="num" id="total-${s}">–</td></tr>`).join('');
   const backlogHead = '<th scope="col">Pending</th><th scope="col">Backoff</th><th scope="col">Parked</th>';
   return `<!doctype html>
 <html lang="en">

@@ -20,7 +20,7 @@ const ACTION_PROBLEMS = {
 
 const statusRoute = createRoute({
   method: 'get', path: '/outbox/status', tags, security: SECURITY,
-  summary: 'Rows per state in all, per shard and per topic; oldest unsent; parked partners; drains running now',
+  summary: 'Rows per state in all, per shard and per topic (sent: in the last sent_window_seconds); oldest unsent; parked partners; drains running now',
   responses: { 200: { description: 'the outbox now', content: json(OutboxStatusSchema) }, ...PROBLEM_RESPONSES },
 });
 
@@ -84,6 +84,7 @@ export function outboxRoutes(deps: AppDeps, defaultHook: Hook): OpenAPIHono<AppE
       publish_lag_seconds: s.oldestUnsent ? Math.max(0, (Date.now() - s.oldestUnsent.getTime()) / 1000) : 0,
       parked_partners: s.parkedPartners,
       active_drains: s.activeDrains.map((d) => ({ shard: d.shard, started_on: d.started_on.toISOString() })),
+      sent_window_seconds: s.sentWindowSeconds,
     }, 200);
   });
 

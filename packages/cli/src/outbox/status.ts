@@ -10,11 +10,11 @@ export async function status(ctx: Context, args: string[]): Promise<number> {
   const lagSeconds = s.oldestUnsent ? (Date.now() - s.oldestUnsent.getTime()) / 1000 : 0;
   if (values.json) {
     process.stdout.write(toJson({ totals, oldest_unsent: s.oldestUnsent, publish_lag_seconds: lagSeconds, groups: s.groups,
-      parked_partners: s.parkedPartners, active_drains: s.activeDrains }));
+      parked_partners: s.parkedPartners, active_drains: s.activeDrains, sent_window_seconds: s.sentWindowSeconds }));
     return 0;
   }
   const out = process.stdout;
-  out.write(`${color.bold('outbox')}  pending ${totals.pending}  backoff ${color.yellow(String(totals.backoff))}  parked ${color.red(String(totals.parked))}  sent ${color.green(String(totals.sent))}  skipped ${totals.skipped}\n`);
+  out.write(`${color.bold('outbox')}  pending ${totals.pending}  backoff ${color.yellow(String(totals.backoff))}  parked ${color.red(String(totals.parked))}  sent in the last ${s.sentWindowSeconds / 60} min ${color.green(String(totals.sent))}  skipped ${totals.skipped}\n`);
   out.write(`oldest unsent: ${s.oldestUnsent ? `${s.oldestUnsent.toISOString()} (${relative(s.oldestUnsent)}), publish lag ${lagSeconds.toFixed(1)} s` : 'none'}\n`);
   out.write(`relays draining now: ${s.activeDrains.length ? s.activeDrains.map((d) => `shard ${d.shard} since ${relative(d.started_on)}`).join(', ') : 'none'}\n\n`);
   const unsentGroups = s.groups.filter((g) => g.state !== 'sent' && g.state !== 'skipped');
