@@ -4,11 +4,11 @@
 // update: no new index entries). Without that room it is a full update in another page.
 // A claim that finds nothing writes nothing (no WAL flush at its commit). Rows left in hand
 // are looked for (a scan of the whole backlog) only while their shard is unsettled. Following
-// the rows as they are marked sent reads the new ones only, not the sent history, and so does
-// the operators' status.
+// the rows as they are marked sent reads the new ones only, not the sent history, and so do
+// the operators' status and their list of parked rows.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  claimBatch, connectDatabase, ensureShards, markSent, outboxStatus, reclaimInHand, sentAfterCursor, settleShard, shardRange,
+  claimBatch, connectDatabase, ensureShards, listOutbox, markSent, outboxStatus, reclaimInHand, sentAfterCursor, settleShard, shardRange,
   stateTotals, statusGroups, STATUS_SENT_WINDOW_SECONDS, type Database,
 } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -165,4 +165,24 @@ it('counts unsent, skipped and recently sent rows for the status without reading
   const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
     `explain (analyze, format json) ${statusGroups()}`, [4, STATUS_SENT_WINDOW_SECONDS]);
   expect(outboxRowsRead(plan!['QUERY PLAN'][0].Plan)).toBe(ids.length - 1_000);
+});
+
+it('lists the rows of an unsent state without reading the sent history', async () => {
+  await database.sql`delete from outbox`;
+  await createPartners(database, 1_010);
+  await database.sql`update outbox set sent_at = now() - interval '2 hours', broker_message_id = id || ':0:-1:-1'
+    where id in (select id from outbox order by id limit 1000)`;
+  await database.sql`update outbox set attempts = 8, parked_at = now() where id = (select max(id) from outbox)`;
+  await database.sql`analyze outbox`;
+  await database.sql.begin(async (tx) => {
+    const tuplesRead = async () => {
+      const [stats] = await tx.unsafe<{ n: string }[]>(
+        `select seq_tup_read + coalesce(idx_tup_fetch, 0) as n from pg_stat_xact_user_tables where relname = 'outbox'`);
+      return Number(stats!.n);
+    };
+    const before = await tuplesRead();
+    const parked = await listOutbox(tx as unknown as Parameters<typeof listOutbox>[0], { state: 'parked', order: 'oldest', limit: 100 });
+    expect(parked.map((r) => r.state)).toEqual(['parked']);
+    expect(await tuplesRead() - before).toBeLessThanOrEqual(10);
+  });
 });

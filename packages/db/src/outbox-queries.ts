@@ -135,6 +135,19 @@ export interface ListFilter {
   limit: number;
 }
 
+/**
+ * A predicate each state's rows satisfy, one a partial index answers: with it, listing the
+ * parked rows (the operator page, every 5 s) walks the unsent rows in id order instead of
+ * the whole retained outbox. STATE_SQL still decides.
+ */
+const STATE_INDEXED: Record<OutboxState, string> = {
+  pending: UNSENT,
+  backoff: UNSENT,
+  parked: UNSENT,
+  skipped: 'skipped_at is not null',
+  sent: 'sent_at is not null',
+};
+
 export async function listOutbox(sql: postgres.Sql, f: ListFilter): Promise<OutboxRecord[]> {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -142,7 +155,10 @@ export async function listOutbox(sql: postgres.Sql, f: ListFilter): Promise<Outb
     params.push(value);
     where.push(clause.replace('?', `$${params.length}`));
   };
-  if (f.state) add(`(${STATE_SQL}) = ?`, f.state);
+  if (f.state) {
+    where.push(STATE_INDEXED[f.state]);
+    add(`(${STATE_SQL}) = ?`, f.state);
+  }
   if (f.eventType) add('event_type = ?', f.eventType);
   if (f.topic) add('topic = ?', f.topic);
   if (f.aggregateId) add('aggregate_id = ?::uuid', f.aggregateId);
