@@ -246,7 +246,7 @@ const FOLLOW_PAGE = 1000;
  * cursor, and is written out because the planner cannot see it through the truncation: it
  * starts the scan at the cursor in outbox_sent_at_idx. Without it each poll read every
  * sent row the retention keeps: 436 ms a poll over 180,000 of them, against 0.04 ms.
- * Params: $1 cursor time, $2 cursor id, then filterValues(f).
+ * Params: $1 cursor time, $2 cursor id, then sentAfterCursorValues(f).
  */
 export function sentAfterCursor(f: SentFilter): string {
   const where = ['sent_at >= $1', `(${SENT_KEY}, id) > ($1, $2::bigint)`, "sent_at < now() - interval '1 second'"];
@@ -258,7 +258,7 @@ export function sentAfterCursor(f: SentFilter): string {
 }
 
 /** sentAfterCursor's parameters after the cursor, in its order. */
-export function filterValues(f: SentFilter): string[] {
+export function sentAfterCursorValues(f: SentFilter): string[] {
   return [f.eventType, f.topic, f.aggregateId].filter((v): v is string => Boolean(v));
 }
 
@@ -272,7 +272,7 @@ export async function followSent(sql: postgres.Sql, f: SentFilter, opts: FollowO
   let last = { at: start!.at, id: '0' };
   opts.onStart?.();
   const text = sentAfterCursor(f);
-  const values = filterValues(f);
+  const values = sentAfterCursorValues(f);
   while (!opts.stopped()) {
     const rows = await sql.unsafe<OutboxRecord[]>(text, [last.at, last.id, ...values] as never[]);
     for (const row of rows) opts.onRow(row);
