@@ -1,11 +1,12 @@
 // The one way every write runs: in ONE transaction, (1) serialise on the idempotency key
-// and replay a stored response, (2) lock the partner row and decide with the domain,
-// (3) save the partner, (4) append the events to the outbox and (5) store the idempotency
-// response, sent with the COMMIT in one round trip; then (6) tell onCommitted, best effort,
-// outside the transaction.
+// and replay a stored response (the lock and the lookup in one round trip), (2) lock the
+// partner row and decide with the domain, (3) insert or save the partner, (4) append the
+// events to the outbox and (5) store the idempotency response, sent with the COMMIT in one
+// round trip; then (6) tell onCommitted, best effort, outside the transaction.
 import type { DomainEvent } from '@relevo/domain';
 import {
-  appendToOutbox, findIdempotencyRecord, lockIdempotencyKey, lockPartner, runTransaction, savePartner, storeIdempotencyRecord, type Tx,
+  appendToOutbox, findIdempotencyRecord, insertPartner, lockIdempotencyKey, lockPartner, runTransaction, savePartner, storeIdempotencyRecord,
+  type Tx,
 } from '@relevo/db';
 import type { Partner } from '@relevo/domain';
 import type { AppDeps } from './context.ts';
@@ -20,6 +21,8 @@ export interface WriteOutcome {
   location?: string;
   /** Domain events to append to the outbox (none for a write that changed nothing). */
   events: DomainEvent[];
+  /** A new partner: the unit of work inserts it together with the outbox rows. */
+  insert?: Partner;
   /**
    * The locked partner's new state, when the write changed it: the unit of work saves it
    * together with the outbox rows.
@@ -56,8 +59,10 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
       const result = await runTransaction(deps.database, async (tx, sendWithCommit) => {
         const idem = req.idempotency;
         if (idem) {
-          await lockIdempotencyKey(tx, req.principal, idem.key);
-          const stored = await findIdempotencyRecord(tx, req.principal, idem.key);
+          const [, stored] = await Promise.all([
+            lockIdempotencyKey(tx, req.principal, idem.key),
+            findIdempotencyRecord(tx, req.principal, idem.key),
+          ]);
           if (stored) {
             if (stored.requestHash !== idem.requestHash) {
               throw new ApiError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${idem.key} was first used with another request`);
@@ -72,8 +77,9 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
         const bodyText = JSON.stringify(outcome.body);
         const headers: Record<string, string> = { ETag: etag(outcome.version) };
         if (outcome.location) headers.Location = outcome.location;
-        // The update goes first, so a failing update (a taken email) fails the statements
-        // behind it and is the error that surfaces.
+        // The partner's row goes first, so a failing insert or update (a taken email) fails
+        // the statements behind it and is the error that surfaces.
+        if (outcome.insert) sendWithCommit(insertPartner(tx, outcome.insert));
         if (outcome.save) sendWithCommit(savePartner(tx, outcome.save));
         sendWithCommit(appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders }));
         if (idem) {

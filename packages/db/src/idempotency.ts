@@ -1,10 +1,8 @@
 // Stored first responses of POSTs carrying an Idempotency-Key, scoped per principal (token).
 // The record is written in the same transaction as the change it describes.
-import { and, eq, sql } from 'drizzle-orm';
 import { connectionOf, type Tx } from './client.ts';
 import { PREPARED } from './pool.ts';
-import { storeIdempotencyRow } from './write-plans.ts';
-import { idempotencyKeys } from './schema.ts';
+import { findIdempotencyRow, lockIdempotencyKeyRow, storeIdempotencyRow } from './write-plans.ts';
 
 export interface IdempotencyRecord {
   principal: string;
@@ -17,25 +15,22 @@ export interface IdempotencyRecord {
 
 /**
  * Serialises requests with the same (principal, key) until this transaction ends, so two
- * concurrent duplicates cannot both pass the lookup and both write. Hash collisions only
- * make unrelated keys wait for each other.
+ * concurrent duplicates cannot both pass the lookup and both write. Queues its statement
+ * before it returns: called right before findIdempotencyRecord, the two go out in one
+ * round trip, and the lookup still runs after the lock is granted (Postgres runs a
+ * connection's statements in order, and each takes its snapshot when it starts).
  */
-export async function lockIdempotencyKey(tx: Tx, principal: string, key: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${principal} || ':' || ${key}, 7340))`);
+export function lockIdempotencyKey(tx: Tx, principal: string, key: string): Promise<void> {
+  return connectionOf(tx).unsafe(lockIdempotencyKeyRow(), [principal, key], PREPARED).then(() => undefined);
 }
 
-export async function findIdempotencyRecord(tx: Tx, principal: string, key: string): Promise<IdempotencyRecord | null> {
-  const [row] = await tx.select().from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key)));
-  if (!row) return null;
-  return {
-    principal: row.principal,
-    key: row.key,
-    requestHash: row.requestHash,
-    status: row.status,
-    body: row.body,
-    headers: row.headers,
-  };
+/** A row of findIdempotencyRow; postgres.js parses the jsonb columns. */
+interface StoredIdempotencyRow { request_hash: string; status: number; body: unknown; headers: Record<string, string> }
+
+export function findIdempotencyRecord(tx: Tx, principal: string, key: string): Promise<IdempotencyRecord | null> {
+  return connectionOf(tx).unsafe<StoredIdempotencyRow[]>(findIdempotencyRow(), [principal, key], PREPARED).then(([row]) => row
+    ? { principal, key, requestHash: row.request_hash, status: row.status, body: row.body, headers: row.headers }
+    : null);
 }
 
 /**

@@ -4,7 +4,7 @@ import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
 import type { EstadoKyc, EstadoPartner, Partner } from '@relevo/domain';
 import { connectionOf, type Db, type Tx } from './client.ts';
 import { PREPARED } from './pool.ts';
-import { lockPartnerRow, savePartnerRow } from './write-plans.ts';
+import { insertPartnerRow, lockPartnerRow, savePartnerRow } from './write-plans.ts';
 import { partners } from './schema.ts';
 
 /** The pool or an open transaction: reads work on either. */
@@ -23,20 +23,6 @@ export function partnerFromRow(row: PartnerRow): Partner {
     created_at: row.createdAt,
     updated_at: row.updatedAt,
     deleted_at: row.deletedAt,
-  };
-}
-
-function rowFromPartner(p: Partner): typeof partners.$inferInsert {
-  return {
-    id: p.id,
-    nombre: p.nombre,
-    email: p.email,
-    estado: p.estado,
-    estadoKyc: p.estado_kyc,
-    version: p.version,
-    createdAt: p.created_at,
-    updatedAt: p.updated_at,
-    deletedAt: p.deleted_at,
   };
 }
 
@@ -60,9 +46,17 @@ export async function findPartner(q: Queryable, id: string): Promise<Partner | n
   return row ? partnerFromRow(row) : null;
 }
 
-/** Fails with the unique violation `partners_email_live_uq` when a live partner has the email (any case). */
-export async function insertPartner(tx: Tx, p: Partner): Promise<void> {
-  await tx.insert(partners).values(rowFromPartner(p));
+/**
+ * Fails with the unique violation `partners_email_live_uq` when a live partner has the
+ * email (any case). Queues the statement before it returns, like savePartner: runTransaction
+ * sends it with the COMMIT.
+ */
+export function insertPartner(tx: Tx, p: Partner): Promise<void> {
+  const params = [
+    p.id, p.nombre, p.email, p.estado, p.estado_kyc, p.version,
+    p.created_at.toISOString(), p.updated_at.toISOString(), p.deleted_at?.toISOString() ?? null,
+  ];
+  return connectionOf(tx).unsafe(insertPartnerRow(), params, PREPARED).then(() => undefined);
 }
 
 /**

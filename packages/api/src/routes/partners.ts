@@ -1,7 +1,7 @@
 // /v1/partners: create, list (cursor-paged, filtered), read, update, delete, record KYC.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createPartner, deletePartner, recordKyc, updatePartner } from '@relevo/domain';
-import { findPartner, insertPartner, listPartners } from '@relevo/db';
+import { findPartner, listPartners } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { decodeCursor, encodeCursor, uuidv7 } from '../ids.ts';
 import { NotFoundError, ValidationError } from '../problems.ts';
@@ -65,10 +65,9 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
 
   app.openapi(createPartnerRoute, async (c) => {
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now) => {
+    const reply = await uow.run(writeRequest(c, body, true), async (_tx, now) => {
       const { state, events } = createPartner(uuidv7(now), body, now);
-      await insertPartner(tx, state);
-      return { status: 201, body: partnerDto(state), version: state.version, location: `/v1/partners/${state.id}`, events };
+      return { status: 201, body: partnerDto(state), version: state.version, location: `/v1/partners/${state.id}`, events, insert: state };
     });
     return send(c, reply);
   });
