@@ -1,12 +1,12 @@
 // The one way every write runs: in ONE transaction, (1) serialise on the idempotency key
 // and replay a stored response (the lock and the lookup in one round trip), (2) lock the
-// partner row and decide with the domain, (3) insert or save the partner, (4) append the
-// events to the outbox and (5) store the idempotency response, sent with the COMMIT in one
-// round trip; then (6) tell onCommitted, best effort, outside the transaction.
+// partner row and decide with the domain, (3) insert or save the partner and its
+// integrations, (4) append the events to the outbox and (5) store the idempotency
+// response, (3)–(5) sent with the COMMIT in one round trip; then (6) tell onCommitted, best
+// effort, outside the transaction.
 import type { DomainEvent } from '@relevo/domain';
 import {
-  appendToOutbox, findIdempotencyRecord, insertPartner, lockIdempotencyKey, lockPartner, runTransaction, savePartner, storeIdempotencyRecord,
-  type Tx,
+  appendToOutbox, findIdempotencyRecord, lockIdempotencyKey, lockPartner, runTransaction, storeIdempotencyRecord, type SendWithCommit, type Tx,
 } from '@relevo/db';
 import type { Partner } from '@relevo/domain';
 import type { AppDeps } from './context.ts';
@@ -21,13 +21,6 @@ export interface WriteOutcome {
   location?: string;
   /** Domain events to append to the outbox (none for a write that changed nothing). */
   events: DomainEvent[];
-  /** A new partner: the unit of work inserts it together with the outbox rows. */
-  insert?: Partner;
-  /**
-   * The locked partner's new state, when the write changed it: the unit of work saves it
-   * together with the outbox rows.
-   */
-  save?: Partner;
 }
 
 export interface WriteRequest {
@@ -44,7 +37,13 @@ export interface Reply {
   headers: Record<string, string>;
 }
 
-export type Work = (tx: Tx, now: Date) => Promise<WriteOutcome>;
+/**
+ * Decides and queues the aggregate's row writes (insertPartner, savePartner, insertIntegration,
+ * saveIntegration) through `sendWithCommit`, so they go out with the outbox rows and the
+ * COMMIT. They go first: a row the database refuses (a taken email) fails the statements
+ * behind it, and is the error that surfaces.
+ */
+export type Work = (tx: Tx, now: Date, sendWithCommit: SendWithCommit) => Promise<WriteOutcome>;
 
 export interface UnitOfWork {
   run(req: WriteRequest, work: Work): Promise<Reply>;
@@ -73,14 +72,10 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
           }
         }
         const now = clock();
-        const outcome = await work(tx, now);
+        const outcome = await work(tx, now, sendWithCommit);
         const bodyText = JSON.stringify(outcome.body);
         const headers: Record<string, string> = { ETag: etag(outcome.version) };
         if (outcome.location) headers.Location = outcome.location;
-        // The partner's row goes first, so a failing insert or update (a taken email) fails
-        // the statements behind it and is the error that surfaces.
-        if (outcome.insert) sendWithCommit(insertPartner(tx, outcome.insert));
-        if (outcome.save) sendWithCommit(savePartner(tx, outcome.save));
         sendWithCommit(appendToOutbox(tx, outcome.events, { occurredAt: now, headers: req.traceHeaders }));
         if (idem) {
           sendWithCommit(storeIdempotencyRecord(tx, {

@@ -1,7 +1,7 @@
 // The transactional write path against a real Postgres: each endpoint's outbox rows,
 // atomicity, per-partner order under concurrency, idempotency, paging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockPartner } from '@relevo/db';
+import { lockPartner, savePartner } from '@relevo/db';
 import { updatePartner, type DomainEvent } from '@relevo/domain';
 import { EventSchemaError, TOPICS, decodeEvent, encodeEvent } from '@relevo/events';
 import { createLogger } from '@relevo/runtime';
@@ -229,11 +229,12 @@ describe('atomicity', () => {
     const p = await newPartner(h.app);
     const before = await counts(h.database);
     const uow = createUnitOfWork({ database: h.database, tokens: [TOKEN], log: createLogger('api-test', 'silent') });
-    const run = uow.run({ principal: TOKEN, idempotency: null, traceHeaders: {} }, async (tx, now) => {
+    const run = uow.run({ principal: TOKEN, idempotency: null, traceHeaders: {} }, async (tx, now, sendWithCommit) => {
       const { state, events } = updatePartner((await lockPartner(tx, p.id))!, { nombre: 'Never saved' }, now);
       // The save is queued first; the event then fails its Avro schema in appendToOutbox.
+      sendWithCommit(savePartner(tx, state));
       const unencodable = { ...events[0]!, nombre: 42 } as unknown as DomainEvent;
-      return { status: 200, body: {}, version: state.version, save: state, events: [unencodable] };
+      return { status: 200, body: {}, version: state.version, events: [unencodable] };
     });
     await expect(run).rejects.toBeInstanceOf(EventSchemaError);
     expect(await counts(h.database)).toEqual(before);

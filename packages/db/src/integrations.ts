@@ -2,9 +2,11 @@
 // partner row first (lockPartner), then reads and saves the integration under that lock.
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { EstadoIntegracion, Integration } from '@relevo/domain';
-import type { Tx } from './client.ts';
+import { connectionOf, type Tx } from './client.ts';
+import { PREPARED } from './pool.ts';
 import type { Queryable } from './partners.ts';
 import { integrations } from './schema.ts';
+import { insertIntegrationRow, saveIntegrationRow } from './write-plans.ts';
 
 type IntegrationRow = typeof integrations.$inferSelect;
 
@@ -22,33 +24,23 @@ export function integrationFromRow(row: IntegrationRow): Integration {
   };
 }
 
-function rowFromIntegration(i: Integration): typeof integrations.$inferInsert {
-  return {
-    id: i.id,
-    partnerId: i.partner_id,
-    tipo: i.tipo,
-    nombre: i.nombre,
-    estado: i.estado,
-    version: i.version,
-    createdAt: i.created_at,
-    revokedAt: i.revoked_at,
-    motivoRevocacion: i.motivo_revocacion,
-  };
-}
-
 export async function findIntegration(q: Queryable, id: string): Promise<Integration | null> {
   const [row] = await q.select().from(integrations).where(eq(integrations.id, id));
   return row ? integrationFromRow(row) : null;
 }
 
-export async function insertIntegration(tx: Tx, i: Integration): Promise<void> {
-  await tx.insert(integrations).values(rowFromIntegration(i));
+/** Queues its statement before it returns, like savePartner: runTransaction sends it with the COMMIT. */
+export function insertIntegration(tx: Tx, i: Integration): Promise<void> {
+  const params = [
+    i.id, i.partner_id, i.tipo, i.nombre, i.estado, i.version, i.created_at.toISOString(), i.revoked_at?.toISOString() ?? null, i.motivo_revocacion,
+  ];
+  return connectionOf(tx).unsafe(insertIntegrationRow(), params, PREPARED).then(() => undefined);
 }
 
-/** Saves an integration whose partner row this transaction has locked. */
-export async function saveIntegration(tx: Tx, i: Integration): Promise<void> {
-  const { id: _id, partnerId: _p, createdAt: _c, ...changes } = rowFromIntegration(i);
-  await tx.update(integrations).set(changes).where(eq(integrations.id, i.id));
+/** Saves an integration whose partner row this transaction has locked; queues its statement like insertIntegration. */
+export function saveIntegration(tx: Tx, i: Integration): Promise<void> {
+  const params = [i.id, i.tipo, i.nombre, i.estado, i.version, i.revoked_at?.toISOString() ?? null, i.motivo_revocacion];
+  return connectionOf(tx).unsafe(saveIntegrationRow(), params, PREPARED).then(() => undefined);
 }
 
 export interface IntegrationPage {

@@ -1,6 +1,6 @@
 // SQL text of the API's write path (the idempotency key's lock and lookup, lock the partner,
-// insert or save it, append its outbox rows, store the idempotency record), as pure
-// functions like relay-plans.ts. drizzle's query builder
+// insert or save it and its integrations, append its outbox rows, store the idempotency
+// record), as pure functions like relay-plans.ts. drizzle's query builder
 // rebuilt these statements on every request, inside its tracing wrappers (22 % of the API's
 // CPU in a profile of the 1,000/s latency step). Written once here and run on the
 // transaction's own connection (connectionOf), they are postgres.js prepared statements
@@ -23,6 +23,18 @@ export function insertPartnerRow(): string {
 export function savePartnerRow(): string {
   return `update partners set nombre = $2, email = $3, estado = $4, estado_kyc = $5, version = $6,
     updated_at = $7::timestamptz, deleted_at = $8::timestamptz where id = $1`;
+}
+
+/** Params: $1 id, $2 partner_id, $3 tipo, $4 nombre, $5 estado, $6 version, $7 created_at, $8 revoked_at, $9 motivo_revocacion. */
+export function insertIntegrationRow(): string {
+  return `insert into integrations (id, partner_id, tipo, nombre, estado, version, created_at, revoked_at, motivo_revocacion)
+    values ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz, $9)`;
+}
+
+/** Params: $1 id, $2 tipo, $3 nombre, $4 estado, $5 version, $6 revoked_at, $7 motivo_revocacion. */
+export function saveIntegrationRow(): string {
+  return `update integrations set tipo = $2, nombre = $3, estado = $4, version = $5, revoked_at = $6::timestamptz,
+    motivo_revocacion = $7 where id = $1`;
 }
 
 /** The outbox columns a writer fills and their types, in the order appendOutboxRows takes them; the rest keep their defaults. */

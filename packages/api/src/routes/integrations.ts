@@ -2,7 +2,7 @@
 // Writes lock the partner row first; If-Match and ETag are the partner's version.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createIntegration, revokeIntegration } from '@relevo/domain';
-import { findIntegration, findPartner, insertIntegration, listIntegrations, saveIntegration } from '@relevo/db';
+import { findIntegration, findPartner, insertIntegration, listIntegrations, saveIntegration, savePartner } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { decodeCursor, encodeCursor, uuidv7 } from '../ids.ts';
 import { NotFoundError, ValidationError } from '../problems.ts';
@@ -53,17 +53,17 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
   app.openapi(createIntegrationRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now) => {
+    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
       const partner = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = createIntegration(partner, uuidv7(now), body, now);
-      await insertIntegration(tx, state.integration);
+      sendWithCommit(savePartner(tx, state.partner));
+      sendWithCommit(insertIntegration(tx, state.integration));
       return {
         status: 201,
         body: integrationDto(state.integration, state.partner.version),
         version: state.partner.version,
         location: `/v1/integrations/${state.integration.id}`,
         events,
-        save: state.partner,
       };
     });
     return send(c, reply);
@@ -98,17 +98,16 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
   app.openapi(revokeIntegrationRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now) => {
+    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
       const seen = await findIntegration(tx, id);
       if (!seen) throw new NotFoundError('integration', id);
       const partner = await lockPartnerForWrite(tx, seen.partner_id, c.req.valid('header')['if-match']);
       // Re-read under the partner lock: every integration write holds it, so this is current.
       const integration = (await findIntegration(tx, id))!;
       const { state, events } = revokeIntegration(partner, integration, body.motivo, now);
-      await saveIntegration(tx, state.integration);
-      return {
-        status: 200, body: integrationDto(state.integration, state.partner.version), version: state.partner.version, events, save: state.partner,
-      };
+      sendWithCommit(savePartner(tx, state.partner));
+      sendWithCommit(saveIntegration(tx, state.integration));
+      return { status: 200, body: integrationDto(state.integration, state.partner.version), version: state.partner.version, events };
     });
     return send(c, reply);
   });

@@ -1,7 +1,7 @@
 // /v1/partners: create, list (cursor-paged, filtered), read, update, delete, record KYC.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createPartner, deletePartner, recordKyc, updatePartner } from '@relevo/domain';
-import { findPartner, listPartners } from '@relevo/db';
+import { findPartner, insertPartner, listPartners, savePartner } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { decodeCursor, encodeCursor, uuidv7 } from '../ids.ts';
 import { NotFoundError, ValidationError } from '../problems.ts';
@@ -65,9 +65,10 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
 
   app.openapi(createPartnerRoute, async (c) => {
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (_tx, now) => {
+    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
       const { state, events } = createPartner(uuidv7(now), body, now);
-      return { status: 201, body: partnerDto(state), version: state.version, location: `/v1/partners/${state.id}`, events, insert: state };
+      sendWithCommit(insertPartner(tx, state));
+      return { status: 201, body: partnerDto(state), version: state.version, location: `/v1/partners/${state.id}`, events };
     });
     return send(c, reply);
   });
@@ -98,20 +99,22 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
   app.openapi(updatePartnerRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, false), async (tx, now) => {
+    const reply = await uow.run(writeRequest(c, body, false), async (tx, now, sendWithCommit) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = updatePartner(current, body, now);
-      return { status: 200, body: partnerDto(state), version: state.version, events, save: events.length > 0 ? state : undefined };
+      if (events.length > 0) sendWithCommit(savePartner(tx, state));
+      return { status: 200, body: partnerDto(state), version: state.version, events };
     });
     return send(c, reply);
   });
 
   app.openapi(deletePartnerRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const reply = await uow.run(writeRequest(c, null, false), async (tx, now) => {
+    const reply = await uow.run(writeRequest(c, null, false), async (tx, now, sendWithCommit) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = deletePartner(current, now);
-      return { status: 200, body: partnerDto(state), version: state.version, events, save: state };
+      sendWithCommit(savePartner(tx, state));
+      return { status: 200, body: partnerDto(state), version: state.version, events };
     });
     return send(c, reply);
   });
@@ -119,10 +122,11 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
   app.openapi(kycRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now) => {
+    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = recordKyc(current, body.estado_kyc, body.motivo ?? null, now);
-      return { status: 200, body: partnerDto(state), version: state.version, events, save: state };
+      sendWithCommit(savePartner(tx, state));
+      return { status: 200, body: partnerDto(state), version: state.version, events };
     });
     return send(c, reply);
   });
