@@ -8,8 +8,8 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /**
  * The postgres.js connection a drizzle transaction runs on, for the write path's prepared
- * SQL (write-plans.ts). It keeps drizzle's type handling: timestamps and json travel as
- * text both ways (see connectDatabase).
+ * SQL (write-plans.ts). It keeps drizzle's type handling: timestamps travel as text both
+ * ways, json goes in as text and comes back parsed (see connectDatabase).
  */
 export function connectionOf(tx: Tx): postgres.TransactionSql {
   const session: unknown = tx._.session;
