@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import { drizzle, PostgresJsSession, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import { connectSql, type ConnectOptions } from './pool.ts';
+import { PREPARED, connectSql, type ConnectOptions } from './pool.ts';
 import * as schema from './schema.ts';
 
 export type Db = PostgresJsDatabase<typeof schema>;
@@ -11,10 +11,27 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
  * SQL (write-plans.ts). It keeps drizzle's type handling: timestamps travel as text both
  * ways, json goes in as text and comes back parsed (see connectDatabase).
  */
-export function connectionOf(tx: Tx): postgres.TransactionSql {
+function connectionOf(tx: Tx): postgres.TransactionSql {
   const session: unknown = tx._.session;
   if (!(session instanceof PostgresJsSession)) throw new TypeError('connectionOf: not a drizzle postgres-js transaction');
   return session.client as postgres.TransactionSql;
+}
+
+/** A plan's parameters: the write path sends strings, numbers and nulls only (json and timestamps as text). */
+export type PlanParams = (string | number | null)[];
+
+/**
+ * Runs a write-path plan (write-plans.ts) on the transaction's connection as a prepared
+ * statement, with drizzle's type handling (see connectionOf). Not async: the statement is queued, in call order, before this returns its
+ * promise, which is what lets runTransaction send the COMMIT right behind the last one.
+ */
+export function runPlan<T extends postgres.Row[] = postgres.Row[]>(tx: Tx, text: string, params: PlanParams): Promise<T> {
+  return connectionOf(tx).unsafe<T>(text, params, PREPARED).then((rows) => rows);
+}
+
+/** runPlan for a statement whose rows nobody reads. */
+export function runWritePlan(tx: Tx, text: string, params: PlanParams): Promise<void> {
+  return runPlan(tx, text, params).then(() => undefined);
 }
 
 /**

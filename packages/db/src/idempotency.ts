@@ -1,7 +1,6 @@
 // Stored first responses of POSTs carrying an Idempotency-Key, scoped per principal (token).
 // The record is written in the same transaction as the change it describes.
-import { connectionOf, type Tx } from './client.ts';
-import { PREPARED } from './pool.ts';
+import { runPlan, runWritePlan, type Tx } from './client.ts';
 import { findIdempotencyRow, lockIdempotencyKeyRow, storeIdempotencyRow } from './write-plans.ts';
 
 export interface IdempotencyRecord {
@@ -21,14 +20,14 @@ export interface IdempotencyRecord {
  * connection's statements in order, and each takes its snapshot when it starts).
  */
 export function lockIdempotencyKey(tx: Tx, principal: string, key: string): Promise<void> {
-  return connectionOf(tx).unsafe(lockIdempotencyKeyRow(), [principal, key], PREPARED).then(() => undefined);
+  return runWritePlan(tx, lockIdempotencyKeyRow(), [principal, key]);
 }
 
 /** A row of findIdempotencyRow; postgres.js parses the jsonb columns. */
 interface StoredIdempotencyRow { request_hash: string; status: number; body: unknown; headers: Record<string, string> }
 
 export function findIdempotencyRecord(tx: Tx, principal: string, key: string): Promise<IdempotencyRecord | null> {
-  return connectionOf(tx).unsafe<StoredIdempotencyRow[]>(findIdempotencyRow(), [principal, key], PREPARED).then(([row]) => row
+  return runPlan<StoredIdempotencyRow[]>(tx, findIdempotencyRow(), [principal, key]).then(([row]) => row
     ? { principal, key, requestHash: row.request_hash, status: row.status, body: row.body, headers: row.headers }
     : null);
 }
@@ -40,5 +39,5 @@ export function findIdempotencyRecord(tx: Tx, principal: string, key: string): P
  */
 export function storeIdempotencyRecord(tx: Tx, r: IdempotencyRecord): Promise<void> {
   const params = [r.principal, r.key, r.requestHash, r.status, JSON.stringify(r.body), JSON.stringify(r.headers)];
-  return connectionOf(tx).unsafe(storeIdempotencyRow(), params, PREPARED).then(() => undefined);
+  return runWritePlan(tx, storeIdempotencyRow(), params);
 }

@@ -2,8 +2,7 @@
 // partner row first (lockPartner), then reads and saves the integration under that lock.
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { EstadoIntegracion, Integration } from '@relevo/domain';
-import { connectionOf, type Tx } from './client.ts';
-import { PREPARED } from './pool.ts';
+import { runWritePlan, type PlanParams, type Tx } from './client.ts';
 import type { Queryable } from './partners.ts';
 import { integrations } from './schema.ts';
 import { insertIntegrationRow, saveIntegrationRow } from './write-plans.ts';
@@ -31,16 +30,17 @@ export async function findIntegration(q: Queryable, id: string): Promise<Integra
 
 /** Queues its statement before it returns, like savePartner: runTransaction sends it with the COMMIT. */
 export function insertIntegration(tx: Tx, i: Integration): Promise<void> {
-  const params = [
-    i.id, i.partner_id, i.tipo, i.nombre, i.estado, i.version, i.created_at.toISOString(), i.revoked_at?.toISOString() ?? null, i.motivo_revocacion,
-  ];
-  return connectionOf(tx).unsafe(insertIntegrationRow(), params, PREPARED).then(() => undefined);
+  return runWritePlan(tx, insertIntegrationRow(), [...integrationParams(i), i.partner_id, i.created_at.toISOString()]);
 }
 
 /** Saves an integration whose partner row this transaction has locked; queues its statement like insertIntegration. */
 export function saveIntegration(tx: Tx, i: Integration): Promise<void> {
-  const params = [i.id, i.tipo, i.nombre, i.estado, i.version, i.revoked_at?.toISOString() ?? null, i.motivo_revocacion];
-  return connectionOf(tx).unsafe(saveIntegrationRow(), params, PREPARED).then(() => undefined);
+  return runWritePlan(tx, saveIntegrationRow(), integrationParams(i));
+}
+
+/** saveIntegrationRow's parameters; insertIntegrationRow takes partner_id and created_at after them. */
+function integrationParams(i: Integration): PlanParams {
+  return [i.id, i.tipo, i.nombre, i.estado, i.version, i.revoked_at?.toISOString() ?? null, i.motivo_revocacion];
 }
 
 export interface IntegrationPage {

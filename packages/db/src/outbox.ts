@@ -3,8 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent } from '@relevo/domain';
 import { ROUTES, SCHEMA_VERSION, toIntegrationEvent, topicSchema, validateEvent } from '@relevo/events';
-import { connectionOf, type Tx } from './client.ts';
-import { PREPARED } from './pool.ts';
+import { runPlan, type Tx } from './client.ts';
 import { OUTBOX_APPEND_WIDTH, appendOutboxRows } from './write-plans.ts';
 import { shardKeyOf } from './shards.ts';
 
@@ -38,7 +37,7 @@ export function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext
   const newId = ctx.newEventId ?? randomUUID;
   const occurredAt = ctx.occurredAt.toISOString();
   const headers = JSON.stringify(ctx.headers ?? {});
-  // appendOutboxRows' column order, row after row; json and timestamps as text (see connectionOf).
+  // appendOutboxRows' column order, row after row; json and timestamps as text (see runPlan).
   const params: (string | number)[] = [];
   const appended: AppendedEvent[] = [];
   for (const event of events) {
@@ -54,5 +53,5 @@ export function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext
     }
     appended.push({ eventId: integrationEvent.id, type: event.type, topics: [...topics] });
   }
-  return connectionOf(tx).unsafe(appendOutboxRows(params.length / OUTBOX_APPEND_WIDTH), params, PREPARED).then(() => appended);
+  return runPlan(tx, appendOutboxRows(params.length / OUTBOX_APPEND_WIDTH), params).then(() => appended);
 }

@@ -2,8 +2,7 @@
 // every change of one partner, and the outbox ids it takes, are serialised per partner.
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
 import type { EstadoKyc, EstadoPartner, Partner } from '@relevo/domain';
-import { connectionOf, type Db, type Tx } from './client.ts';
-import { PREPARED } from './pool.ts';
+import { runPlan, runWritePlan, type Db, type PlanParams, type Tx } from './client.ts';
 import { insertPartnerRow, lockPartnerRow, savePartnerRow } from './write-plans.ts';
 import { partners } from './schema.ts';
 
@@ -26,7 +25,7 @@ export function partnerFromRow(row: PartnerRow): Partner {
   };
 }
 
-/** A row of lockPartnerRow: drizzle's names, timestamps as text (see connectionOf). */
+/** A row of lockPartnerRow: drizzle's names, timestamps as text (see runPlan). */
 type LockedPartnerRow = Omit<PartnerRow, 'createdAt' | 'updatedAt' | 'deletedAt'> & {
   createdAt: string;
   updatedAt: string;
@@ -35,7 +34,7 @@ type LockedPartnerRow = Omit<PartnerRow, 'createdAt' | 'updatedAt' | 'deletedAt'
 
 /** Takes the partner's row lock for the rest of the transaction; null when there is no such partner. */
 export async function lockPartner(tx: Tx, id: string): Promise<Partner | null> {
-  const [row] = await connectionOf(tx).unsafe<LockedPartnerRow[]>(lockPartnerRow(), [id], PREPARED);
+  const [row] = await runPlan<LockedPartnerRow[]>(tx, lockPartnerRow(), [id]);
   if (!row) return null;
   const deletedAt = row.deletedAt === null ? null : new Date(row.deletedAt);
   return partnerFromRow({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt), deletedAt });
@@ -52,11 +51,7 @@ export async function findPartner(q: Queryable, id: string): Promise<Partner | n
  * sends it with the COMMIT.
  */
 export function insertPartner(tx: Tx, p: Partner): Promise<void> {
-  const params = [
-    p.id, p.nombre, p.email, p.estado, p.estado_kyc, p.version,
-    p.created_at.toISOString(), p.updated_at.toISOString(), p.deleted_at?.toISOString() ?? null,
-  ];
-  return connectionOf(tx).unsafe(insertPartnerRow(), params, PREPARED).then(() => undefined);
+  return runWritePlan(tx, insertPartnerRow(), [...partnerParams(p), p.created_at.toISOString()]);
 }
 
 /**
@@ -65,10 +60,12 @@ export function insertPartner(tx: Tx, p: Partner): Promise<void> {
  * sends it with the COMMIT.
  */
 export function savePartner(tx: Tx, p: Partner): Promise<void> {
-  const params = [
-    p.id, p.nombre, p.email, p.estado, p.estado_kyc, p.version, p.updated_at.toISOString(), p.deleted_at?.toISOString() ?? null,
-  ];
-  return connectionOf(tx).unsafe(savePartnerRow(), params, PREPARED).then(() => undefined);
+  return runWritePlan(tx, savePartnerRow(), partnerParams(p));
+}
+
+/** savePartnerRow's parameters; insertPartnerRow takes created_at after them. */
+function partnerParams(p: Partner): PlanParams {
+  return [p.id, p.nombre, p.email, p.estado, p.estado_kyc, p.version, p.updated_at.toISOString(), p.deleted_at?.toISOString() ?? null];
 }
 
 export const PARTNER_EMAIL_UNIQUE = 'partners_email_live_uq';

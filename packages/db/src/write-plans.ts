@@ -3,9 +3,9 @@
 // record), as pure functions like relay-plans.ts. drizzle's query builder
 // rebuilt these statements on every request, inside its tracing wrappers (22 % of the API's
 // CPU in a profile of the 1,000/s latency step). Written once here and run on the
-// transaction's own connection (connectionOf), they are postgres.js prepared statements
+// transaction's own connection (runPlan in client.ts), they are postgres.js prepared statements
 // keyed by their text: parsed once per connection. They also reach the connection in the
-// order they are called, which lets the unit of work send COMMIT right behind them.
+// order they are called, which lets runTransaction send COMMIT right behind them.
 
 /** Params: $1 id. The columns carry drizzle's names, so partnerFromRow maps this row too. */
 export function lockPartnerRow(): string {
@@ -13,9 +13,9 @@ export function lockPartnerRow(): string {
     updated_at as "updatedAt", deleted_at as "deletedAt" from partners where id = $1 for update`;
 }
 
-/** Params: $1 id, $2 nombre, $3 email, $4 estado, $5 estado_kyc, $6 version, $7 created_at, $8 updated_at, $9 deleted_at. */
+/** Params: savePartnerRow's, then $9 created_at. */
 export function insertPartnerRow(): string {
-  return `insert into partners (id, nombre, email, estado, estado_kyc, version, created_at, updated_at, deleted_at)
+  return `insert into partners (id, nombre, email, estado, estado_kyc, version, updated_at, deleted_at, created_at)
     values ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz, $9::timestamptz)`;
 }
 
@@ -25,10 +25,10 @@ export function savePartnerRow(): string {
     updated_at = $7::timestamptz, deleted_at = $8::timestamptz where id = $1`;
 }
 
-/** Params: $1 id, $2 partner_id, $3 tipo, $4 nombre, $5 estado, $6 version, $7 created_at, $8 revoked_at, $9 motivo_revocacion. */
+/** Params: saveIntegrationRow's, then $8 partner_id, $9 created_at. */
 export function insertIntegrationRow(): string {
-  return `insert into integrations (id, partner_id, tipo, nombre, estado, version, created_at, revoked_at, motivo_revocacion)
-    values ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz, $9)`;
+  return `insert into integrations (id, tipo, nombre, estado, version, revoked_at, motivo_revocacion, partner_id, created_at)
+    values ($1, $2, $3, $4, $5, $6::timestamptz, $7, $8, $9::timestamptz)`;
 }
 
 /** Params: $1 id, $2 tipo, $3 nombre, $4 estado, $5 version, $6 revoked_at, $7 motivo_revocacion. */
@@ -73,7 +73,7 @@ export function lockIdempotencyKeyRow(): string {
   return `select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 7340))`;
 }
 
-/** The stored response, body and headers as jsonb text. Params: $1 principal, $2 key. */
+/** The stored response (postgres.js parses its jsonb body and headers). Params: $1 principal, $2 key. */
 export function findIdempotencyRow(): string {
   return `select request_hash, status, body, headers from idempotency_keys where principal = $1 and key = $2`;
 }
