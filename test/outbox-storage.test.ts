@@ -130,6 +130,12 @@ function outboxRowsRead(node: PlanNode): number {
   return own + (node.Plans ?? []).reduce((sum, child) => sum + outboxRowsRead(child), 0);
 }
 
+/** Runs a statement under EXPLAIN ANALYZE and says how many outbox rows it read. */
+async function outboxRowsReadBy(text: string, params: unknown[]): Promise<number> {
+  const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(`explain (analyze, format json) ${text}`, params as never[]);
+  return outboxRowsRead(plan!['QUERY PLAN'][0].Plan);
+}
+
 it('follows rows as they are marked sent by reading the new ones only, not the sent history', async () => {
   const ids = await createPartners(database, 200);
   await database.sql`update outbox set sent_at = now() - interval '1 hour' + id * interval '1 millisecond', broker_message_id = id || ':0:-1:-1'`;
@@ -140,9 +146,7 @@ it('follows rows as they are marked sent by reading the new ones only, not the s
   expect(history).toBeGreaterThanOrEqual(ids.length);
 
   const cursor = new Date(Date.now() - 60_000);
-  const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
-    `explain (analyze, format json) ${sentAfterCursor({})}`, [cursor, '0']);
-  expect(outboxRowsRead(plan!['QUERY PLAN'][0].Plan)).toBe(1);
+  expect(await outboxRowsReadBy(sentAfterCursor({}), [cursor, '0'])).toBe(1);
   const rows = await database.sql.unsafe<{ id: bigint }[]>(sentAfterCursor({}), [cursor, '0']);
   expect(rows.map((r) => r.id.toString())).toEqual([recent!.id]);
 });
@@ -162,9 +166,7 @@ it('counts unsent, skipped and recently sent rows for the status without reading
   const status = await outboxStatus(database.sql, 4);
   expect(stateTotals(status.groups).totals).toEqual({ pending: ids.length - 1_002, backoff: 0, parked: 0, sent: 1, skipped: 1 });
   expect(status.sentWindowSeconds).toBe(STATUS_SENT_WINDOW_SECONDS);
-  const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
-    `explain (analyze, format json) ${statusGroups()}`, [4, STATUS_SENT_WINDOW_SECONDS]);
-  expect(outboxRowsRead(plan!['QUERY PLAN'][0].Plan)).toBe(ids.length - 1_000);
+  expect(await outboxRowsReadBy(statusGroups(), [4, STATUS_SENT_WINDOW_SECONDS])).toBe(ids.length - 1_000);
 });
 
 it('lists the rows of an unsent state without reading the sent history', async () => {
