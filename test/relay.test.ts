@@ -7,7 +7,7 @@ import {
   wakeShards, type ClaimedRow, type CommitAnnouncer, type Database,
 } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
-import { createClient, type PulsarClient } from '@relevo/pulsar';
+import { createClient, type OutgoingMessage, type Producer, type PulsarClient } from '@relevo/pulsar';
 import {
   ProducerPool, createRelayMetrics, drainShard, startRelayWorker, toOutgoingMessage, topicUrl, type DrainDeps, type RelayWorker,
 } from '@relevo/relay';
@@ -238,6 +238,37 @@ describe('relay', () => {
       await consumer.close();
       await relay.stop();
     }
+  }, 60_000);
+
+  it("claims again after a partial batch's receipts, so a row committed while they were awaited goes out in the same run", async () => {
+    const namespace = await createTestNamespace();
+    const [id] = await createPartners(database, 1);
+    await database.sql`update outbox set sent_at = now() where sent_at is null`;
+    await updatePartner(database, id!, 'in-the-first-batch');
+    let heldOnce = false;
+    // The first send waits until a second row is committed; by then a claim issued along
+    // with the send would long have come back empty.
+    const holdFirstSend = async () => {
+      if (heldOnce) return;
+      heldOnce = true;
+      await new Promise((r) => setTimeout(r, 300));
+      await updatePartner(database, id!, 'committed-while-awaiting-receipts');
+    };
+    const holding = (producer: Producer): Producer => new Proxy(producer, {
+      get(target, key) {
+        if (key === 'send') return (m: OutgoingMessage) => holdFirstSend().then(() => target.send(m));
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await asRelayThatStops(namespace, async (session, lockPid, producers) => {
+      const held = { producer: (topic: string, shard: number) => producers.producer(topic, shard).then(holding) } as unknown as ProducerPool;
+      const outcome = await drainShard({
+        sql: session, lockPid, pool: database.sql, producers: held, log, metrics: createRelayMetrics(database.sql, SHARDS),
+        relayId: 'partial-batch-relay', shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
+      }, shardOf(id!, SHARDS), 5_000);
+      expect({ published: outcome.published, reason: outcome.reason, unsent: await unsentCount(database) }).toEqual({ published: 2, reason: 'empty', unsent: 0 });
+    });
   }, 60_000);
 
   it('runs one drain of a shard at a time in a process, even after pg-boss gave up on the job of the run still going', async () => {

@@ -124,11 +124,14 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       }
       assertCurrent(deps, shard);
       const publishing = publishBatch(deps, shard, bySequence(rows), blocked);
-      // The next claim's round trip overlaps this batch's wait for receipts. Its rows are
-      // published only once this batch's outcome is in `blocked`, so a partner whose row
-      // failed here keeps its order.
+      // A full batch means a backlog: the next claim's round trip overlaps this batch's wait
+      // for receipts. A partial one emptied the shard: the next claim waits for the
+      // receipts, so the rows committed meanwhile go out in the next batch, not the one
+      // after it. Either way its rows are published only once this batch's outcome is in
+      // `blocked`, so a partner whose row failed here keeps its order.
       const more = resends.length > 0 || now() < deadline;
-      claimed = more ? next() : Promise.resolve([]);
+      const backlog = resends.length > 0 || rows.length >= deps.batchSize;
+      claimed = more && backlog ? next() : Promise.resolve([]);
       const result = await publishing;
       await marking;
       marking = settle(deps, shard, result);
@@ -143,6 +146,7 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
         reason = 'budget';
         break;
       }
+      if (!backlog) claimed = next();
     }
   } finally {
     await marking;
@@ -267,7 +271,11 @@ async function publishBatch(deps: DrainDeps, shard: number, rows: ClaimedRow[], 
     }
   }
   const result: BatchResult = { sent: [], failed: [] };
-  const receipts = await Promise.allSettled(ready.map((r) => r.producer.send(r.message)));
+  const sending = Promise.allSettled(ready.map((r) => r.producer.send(r.message)));
+  // The claim is the whole batch: send it now rather than after the producer's batching
+  // delay, a timer that fires late on a busy event loop. Its receipts are awaited below.
+  for (const producer of new Set(ready.map((r) => r.producer))) void producer.flush();
+  const receipts = await sending;
   receipts.forEach((s, i) => {
     const { row, span } = ready[i]!;
     if (s.status === 'fulfilled') {

@@ -38,7 +38,7 @@ export class ProducerPool {
         schema: { type: 'AVRO', schema: topicSchema(topic).json, name: topic },
         batching: { maxMessages: 1000, maxDelayMs: 1, maxBytes: 1 << 20 },
         maxPendingMessages: 5000,
-      sendTimeoutMs: 0,
+        sendTimeoutMs: 0,
     });
     this.open.set(key, p);
     p.catch(() => this.open.delete(key));
