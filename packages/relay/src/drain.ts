@@ -131,7 +131,7 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
       // `blocked`, so a partner whose row failed here keeps its order.
       const more = resends.length > 0 || now() < deadline;
       const backlog = resends.length > 0 || rows.length >= deps.batchSize;
-      claimed = more && backlog ? next() : Promise.resolve([]);
+      if (more && backlog) claimed = next();
       const result = await publishing;
       await marking;
       marking = settle(deps, shard, result);
