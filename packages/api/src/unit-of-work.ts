@@ -4,11 +4,10 @@
 // integrations, (4) append the events to the outbox and (5) store the idempotency
 // response, (3)–(5) sent with the COMMIT in one round trip; then (6) tell onCommitted, best
 // effort, outside the transaction.
-import type { DomainEvent } from '@relevo/domain';
+import type { DomainEvent, Partner } from '@relevo/domain';
 import {
   appendToOutbox, findIdempotencyRecord, lockIdempotencyKey, lockPartner, runTransaction, storeIdempotencyRecord, type SendWithCommit, type Tx,
 } from '@relevo/db';
-import type { Partner } from '@relevo/domain';
 import type { AppDeps } from './context.ts';
 import { REPLAYED_HEADER, type IdempotencyRequest } from './idempotency.ts';
 import { ApiError, NotFoundError, ValidationError, VersionMismatchError } from './problems.ts';

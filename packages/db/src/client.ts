@@ -23,8 +23,9 @@ export type PlanParams = (string | number | null)[];
 /**
  * Runs a write-path plan (write-plans.ts) on the transaction's connection as a prepared
  * statement, with drizzle's type handling (see connectionOf). Not async: the statement is
- * queued, in call order, before this returns its promise, which is what lets
- * runTransaction send the COMMIT right behind the last one.
+ * queued, in call order, before this returns its promise (postgres.js queues a query when
+ * it is first `then`ed), which is what lets runTransaction send the COMMIT right behind
+ * the last one.
  */
 export function runPlan<T extends postgres.Row[] = postgres.Row[]>(tx: Tx, text: string, params: PlanParams): Promise<T> {
   return connectionOf(tx).unsafe<T>(text, params, PREPARED).then((rows) => rows);

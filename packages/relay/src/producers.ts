@@ -33,12 +33,12 @@ export class ProducerPool {
     const existing = this.open.get(key);
     if (existing) return existing;
     const p = this.opts.client.createProducer({
-        topic: topicUrl(this.opts.namespace, topic),
-        producerName: producerName(topic, shard),
-        schema: { type: 'AVRO', schema: topicSchema(topic).json, name: topic },
-        batching: { maxMessages: 1000, maxDelayMs: 1, maxBytes: 1 << 20 },
-        maxPendingMessages: 5000,
-        sendTimeoutMs: 0,
+      topic: topicUrl(this.opts.namespace, topic),
+      producerName: producerName(topic, shard),
+      schema: { type: 'AVRO', schema: topicSchema(topic).json, name: topic },
+      batching: { maxMessages: 1000, maxDelayMs: 1, maxBytes: 1 << 20 },
+      maxPendingMessages: 5000,
+      sendTimeoutMs: 0,
     });
     this.open.set(key, p);
     p.catch(() => this.open.delete(key));
