@@ -7,7 +7,7 @@
 // For each: claim latency (p50 of repeated claim+rollback of 500 rows) with no history and
 // after a million sent rows, and the cost of marking rows sent (rows/s).
 import postgres from 'postgres';
-import { claimBatch, ensureShards, markSent } from '@relevo/db';
+import { claimBatch, ensureShards, markSent, runQuery } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
 
 const BACKLOG = 20_000;
@@ -35,7 +35,7 @@ async function claimLatency(sql: postgres.Sql): Promise<number> {
     const t0 = performance.now();
     await sql.begin(async (tx) => {
       const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-      await tx.unsafe(claimBatch(), [0, 0, 500, 'bench', session!.pid, 2 ** 31]);
+      await runQuery(tx, claimBatch({ shard: 0, range: { from: 0, to: 2 ** 31 }, limit: 500, relayId: 'bench', lockPid: session!.pid, held: [] }));
       await tx.unsafe('rollback');
     }).catch(() => undefined);
     times.push(performance.now() - t0);
@@ -45,12 +45,13 @@ async function claimLatency(sql: postgres.Sql): Promise<number> {
 
 /** Marks the backlog sent the way each layout would, 500 rows a statement. */
 async function markAllSent(sql: postgres.Sql, layout: 'A' | 'B'): Promise<number> {
-  const ids = (await sql.unsafe<{ id: bigint }[]>('select id from outbox where sent_at is null order by id')).map((r) => r.id.toString());
+  const rows = await sql.unsafe<{ id: bigint; publish_sequence: bigint | null }[]>('select id, publish_sequence from outbox where sent_at is null order by id');
+  const ids = rows.map((r) => r.id.toString());
   const t0 = performance.now();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
     if (layout === 'A') {
-      await sql.unsafe(markSent(), [chunk, chunk.map(() => '1:1:-1:-1')]);
+      await runQuery(sql, markSent({ rows: rows.slice(i, i + 500).map((r) => ({ id: r.id, sequence: r.publish_sequence ?? -1n, messageId: '1:1:-1:-1' })) }));
     } else {
       await sql.unsafe(`with moved as (delete from outbox where id = any($1::bigint[]) returning *)
         insert into outbox_history select id, event_id, aggregate_id, event_type, topic, payload, occurred_at, now(), '1:1:-1:-1' from moved`, [chunk]);
@@ -63,7 +64,7 @@ async function measure(layout: 'A' | 'B', historyRows: number) {
   const db = await createTestDatabase('relevo_bench');
   const sql = postgres(db.url, { max: 2, onnotice: () => {}, types: { bigint: postgres.BigInt } });
   try {
-    await sql.unsafe(ensureShards(), [1]);
+    await runQuery(sql, ensureShards({ shards: 1 }));
     if (layout === 'B') {
       await sql.unsafe(`create table outbox_history (id bigint, event_id uuid, aggregate_id uuid, event_type text, topic text,
         payload jsonb, occurred_at timestamptz, sent_at timestamptz not null, broker_message_id text) partition by range (sent_at)`);

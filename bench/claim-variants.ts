@@ -1,7 +1,7 @@
 // Prototype for the lead (not part of `pnpm bench`): the Postgres claim+mark ceiling of the
 // relay's own plans under schema variants, side by side on fresh databases with the same
 // backlog. `node bench/claim-variants.ts [rows] [rounds]`.
-import { connectSql, ensureShards } from '@relevo/db';
+import { connectSql, ensureShards, runQuery } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
 import { claimMarkRound } from './limits.ts';
 import { loadBacklog, log, median } from './support.ts';
@@ -35,7 +35,7 @@ for (let r = 0; r < rounds; r++) {
     try {
       for (const s of ddl) await pool.unsafe(s);
       await loadBacklog(pool, rows);
-      await pool.unsafe(ensureShards(), [4]);
+      await runQuery(pool, ensureShards({ shards: 4 }));
       const res = await claimMarkRound(db.url, pool, [0, 1, 2, 3], 4, 500, rows, 30);
       const rate = res.rows / res.seconds;
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

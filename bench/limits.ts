@@ -7,7 +7,7 @@
 //      one producer per shard, the relay's batching (1,000 msgs / 1 ms) and window.
 import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
-import { PREPARED, claimBatch, connectSql, ensureShards, markSent, shardRange, type ClaimedRow } from '@relevo/db';
+import { claimBatch, connectSql, ensureShards, markSent, runQuery, shardRange, type ClaimedRow } from '@relevo/db';
 import { toOutgoingMessage } from '@relevo/relay';
 import { adminUrl, startBroker } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
@@ -49,12 +49,12 @@ export async function claimMarkRound(url: string, pool: postgres.Sql, shards: nu
       let marking: Promise<unknown> = Promise.resolve();
       while (done < maxRows && performance.now() < end) {
         const t0 = performance.now();
-        const rows = await conns[i]!.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, batch, 'bench-limits', pids[i]!, range.to], PREPARED);
+        const rows = await runQuery(conns[i]!, claimBatch({ shard, range, limit: batch, relayId: 'bench-limits', lockPid: pids[i]!, held: [] }));
         claimMs.push(performance.now() - t0);
         if (rows.length === 0) break;
         await marking;
         const t1 = performance.now();
-        marking = pool.unsafe(markSent(), [rows.map((r) => r.id.toString()), rows.map((r) => `${r.id}:0:-1:-1`)], PREPARED)
+        marking = runQuery(pool, markSent({ rows: rows.map((r) => ({ id: r.id, sequence: r.publish_sequence, messageId: `${r.id}:0:-1:-1` })) }))
           .then(() => markMs.push(performance.now() - t1));
         done += rows.length;
       }
@@ -81,7 +81,7 @@ export async function runLimits(opts: { rows: number; shards?: number; batchSize
   const markMs: number[] = [];
   try {
     await loadBacklog(pool, opts.rows);
-    await pool.unsafe(ensureShards(), [shards]);
+    await runQuery(pool, ensureShards({ shards }));
     // The encoded size of the messages the relay sends for these rows (Avro body only).
     const sample = await pool.unsafe<ClaimedRow[]>(`select id, event_id, aggregate_id, aggregate_version, event_type, topic, payload,
       schema_fingerprint, headers, occurred_at, attempts, 1::bigint as publish_sequence from outbox limit 100`);

@@ -8,7 +8,7 @@
 // the operators' status and their list of parked rows.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  claimBatch, connectDatabase, ensureShards, listOutbox, markSent, outboxStatus, reclaimInHand, sentAfterCursor, settleShard, shardRange,
+  claimBatch, connectDatabase, ensureShards, listOutbox, markSent, outboxStatus, reclaimInHand, runQuery, sentAfterCursor, settleShard, shardRange,
   stateTotals, statusGroups, STATUS_SENT_WINDOW_SECONDS, type Database,
 } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -34,11 +34,11 @@ it('leaves half of each outbox page free, so that claims rewrite rows in place',
   const ids = await createPartners(database, 40);
   // ~1 KiB events, the size the benchmarks drain.
   for (const id of ids) await updatePartner(database, id, 'n'.repeat(900));
-  await database.sql.unsafe(ensureShards(), [1]);
+  await runQuery(database.sql, ensureShards({ shards: 1 }));
   const range = shardRange(0, 1);
   const counts = await database.sql.begin(async (tx) => {
     const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-    const claimed = await tx.unsafe(claimBatch(), [range.from, 0, 1000, 'storage-test', session!.pid, range.to]);
+    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 1000, relayId: 'storage-test', lockPid: session!.pid, held: [] }));
     const [stats] = await tx.unsafe<{ updated: string; hot: string }[]>(
       `select n_tup_upd as updated, n_tup_hot_upd as hot from pg_stat_xact_user_tables where relname = 'outbox'`);
     return { claimed: claimed.length, updated: Number(stats!.updated), hot: Number(stats!.hot) };
@@ -50,13 +50,13 @@ it('leaves half of each outbox page free, so that claims rewrite rows in place',
 });
 
 it('writes nothing when a claim finds no row: no transaction id, the sequence untouched', async () => {
-  await database.sql.unsafe(ensureShards(), [1]);
+  await runQuery(database.sql, ensureShards({ shards: 1 }));
   await database.sql`update outbox set sent_at = now() where sent_at is null`;
   const range = shardRange(0, 1);
   const [before] = await database.sql<{ last_sequence: string }[]>`select last_sequence from relay_shards where shard = 0`;
   const after = await database.sql.begin(async (tx) => {
     const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-    const claimed = await tx.unsafe(claimBatch(), [range.from, 0, 1000, 'storage-test', session!.pid, range.to]);
+    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 1000, relayId: 'storage-test', lockPid: session!.pid, held: [] }));
     const [xact] = await tx.unsafe<{ xid: string | null }[]>('select pg_current_xact_id_if_assigned()::text as xid');
     const [shard] = await tx.unsafe<{ last_sequence: string }[]>('select last_sequence from relay_shards where shard = 0');
     return { claimed: claimed.length, xid: xact!.xid, lastSequence: shard!.last_sequence };
@@ -65,7 +65,7 @@ it('writes nothing when a claim finds no row: no transaction id, the sequence un
 });
 
 it('looks for rows in hand only while their shard is unsettled; a settled shard reads no outbox row', async () => {
-  await database.sql.unsafe(ensureShards(), [1]);
+  await runQuery(database.sql, ensureShards({ shards: 1 }));
   const ids = await createPartners(database, 20);
   for (const id of ids) await updatePartner(database, id, 'settle test');
   const range = shardRange(0, 1);
@@ -78,46 +78,48 @@ it('looks for rows in hand only while their shard is unsettled; a settled shard 
         `select seq_scan + coalesce(idx_scan, 0) as reads from pg_stat_xact_user_tables where relname = 'outbox'`);
       return Number(stats!.reads);
     };
-    const claimed = await tx.unsafe<{ id: bigint; publish_sequence: bigint }[]>(claimBatch(), [range.from, 0, 15, 'settle-test', pid, range.to]);
+    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 15, relayId: 'settle-test', lockPid: pid, held: [] }));
     expect(claimed).toHaveLength(15);
 
     // Claimed and not settled (a relay stopped here): the rows come back with their sequences.
-    const reclaimed = await tx.unsafe<{ id: bigint; publish_sequence: bigint }[]>(reclaimInHand(), [0, 'settle-test-2', pid]);
+    const reclaimed = await runQuery(tx, reclaimInHand({ shard: 0, relayId: 'settle-test-2', lockPid: pid }));
     expect(reclaimed.map((r) => r.publish_sequence).sort()).toEqual(claimed.map((r) => r.publish_sequence).sort());
 
-    await tx.unsafe(markSent(), [claimed.map((r) => r.id.toString()), claimed.map((r) => `${r.id}:0:-1:-1`)]);
-    const [settled] = await tx.unsafe<{ shard: number }[]>(`${settleShard()} returning shard`, [0, pid]);
+    await runQuery(tx, markSent({ rows: claimed.map((r) => ({ id: r.id, sequence: r.publish_sequence, messageId: `${r.id}:0:-1:-1` })) }));
+    const settle = settleShard({ shard: 0, lockPid: pid });
+    const [settled] = await tx.unsafe<{ shard: number }[]>(`${settle.text} returning shard`, settle.values as never[]);
     expect(settled).toEqual({ shard: 0 });
     const before = await outboxReads();
-    expect(await tx.unsafe(reclaimInHand(), [0, 'settle-test-2', pid])).toHaveLength(0);
+    expect(await runQuery(tx, reclaimInHand({ shard: 0, relayId: 'settle-test-2', lockPid: pid }))).toHaveLength(0);
     expect(await outboxReads()).toBe(before);
 
     // A claim unsettles the shard again.
-    await tx.unsafe(claimBatch(), [range.from, 0, 5, 'settle-test', pid, range.to]);
+    await runQuery(tx, claimBatch({ shard: 0, range, limit: 5, relayId: 'settle-test', lockPid: pid, held: [] }));
     const unsettled = await outboxReads();
-    expect(await tx.unsafe(reclaimInHand(), [0, 'settle-test-2', pid])).toHaveLength(5);
+    expect(await runQuery(tx, reclaimInHand({ shard: 0, relayId: 'settle-test-2', lockPid: pid }))).toHaveLength(5);
     expect(await outboxReads()).toBeGreaterThan(unsettled);
   });
 });
 
 it('settles a shard only on the session that holds its lock', async () => {
-  await database.sql.unsafe(ensureShards(), [1]);
+  await runQuery(database.sql, ensureShards({ shards: 1 }));
   await database.sql`update relay_shards set last_sequence = last_sequence + 1 where shard = 0`;
-  const stranger = await database.sql.unsafe(settleShard(), [0, -1]);
+  const stranger = await runQuery(database.sql, settleShard({ shard: 0, lockPid: -1 }));
   expect(stranger.count).toBe(0);
   const [shard] = await database.sql<{ unsettled: boolean }[]>`select last_sequence > settled_sequence as unsettled from relay_shards where shard = 0`;
   expect(shard!.unsettled).toBe(true);
 });
 
 it('runs relevo\'s statements uncompiled: no JIT on its sessions, even for a plan estimated to cost a whole-backlog scan', async () => {
-  await database.sql.unsafe(ensureShards(), [1]);
+  await runQuery(database.sql, ensureShards({ shards: 1 }));
   await database.sql.begin(async (tx) => {
     const [session] = await tx.unsafe<{ pid: number; jit: string }[]>('select pg_backend_pid() as pid, current_setting(\'jit\') as jit');
     expect(session!.jit).toBe('off');
     // With JIT on, this threshold would compile every plan; a million-row backlog crosses the default one.
     await tx.unsafe('set local jit_above_cost = 0');
+    const reclaim = reclaimInHand({ shard: 0, relayId: 'jit-test', lockPid: session!.pid });
     const [plan] = await tx.unsafe<{ 'QUERY PLAN': [Record<string, unknown>] }[]>(
-      `explain (analyze, format json) ${reclaimInHand()}`, [0, 'jit-test', session!.pid]);
+      `explain (analyze, format json) ${reclaim.text}`, reclaim.values as never[]);
     expect(plan!['QUERY PLAN'][0]).not.toHaveProperty('JIT');
   });
 });

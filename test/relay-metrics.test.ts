@@ -1,7 +1,7 @@
 // The relay's outbox gauges on a real database: the first scrape already carries the
 // backlog, parked and oldest-unsent values of that moment, all three from the same query.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectDatabase, recordFailures, type Database } from '@relevo/db';
+import { connectDatabase, type Database } from '@relevo/db';
 import { createRelayMetrics } from '@relevo/relay';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { createPartners } from './support/writes.ts';
@@ -28,7 +28,8 @@ function total(text: string, name: string): number | undefined {
 it('reports the outbox as it is at each scrape, from the first one', async () => {
   await createPartners(database, 5);
   const [first] = await database.sql<{ id: string }[]>`select id::text from outbox order by id limit 1`;
-  await database.sql.unsafe(recordFailures(), [[first!.id], ['Timeout: test'], [0], 1] as never[]);
+  // Parked, as the relay leaves a row whose last attempt failed.
+  await database.sql`update outbox set attempts = 1, last_error = 'Timeout: test', next_attempt_at = now(), parked_at = now() where id = ${first!.id}`;
   const metrics = createRelayMetrics(database.sql, 4);
 
   let text = await metrics.registry.metrics();

@@ -1,15 +1,16 @@
 // The relay in-process against the real Postgres and the real broker: order per partner,
 // a poison row parked while everything else flows, commit announcements turned into drains
 // (lingering run, idle shard, lost listener), and two relays sharing the shards.
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, claimBatch, connectDatabase, connectSql, createCommitAnnouncer, drainKey, ensureShards, retryParked, shardOf, shardRange,
-  wakeShards, type ClaimedRow, type CommitAnnouncer, type Database,
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, claimBatch, connectDatabase, connectSql, createCommitAnnouncer, drainKey, ensureShards, queryRunner, retryParked,
+  runQuery, shardOf, shardRange, wakeShards, type CommitAnnouncer, type Database, type QueryRunner,
 } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type OutgoingMessage, type Producer, type PulsarClient } from '@relevo/pulsar';
 import {
-  ProducerPool, createRelayMetrics, drainShard, startRelayWorker, toOutgoingMessage, topicUrl, type DrainDeps, type RelayWorker,
+  ProducerPool, createRelayMetrics, drainShard, startRelayWorker, toOutgoingMessage, topicUrl, type RelayWorker,
 } from '@relevo/relay';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -179,7 +180,7 @@ describe('relay', () => {
     const shard = shardOf(partner!, SHARDS);
     const range = shardRange(shard, SHARDS);
     await asRelayThatStops(namespace, async (session, pid, producers) => {
-      const claimed = await session.unsafe<ClaimedRow[]>(claimBatch(), [range.from, shard, 100, 'stopped-relay', pid, range.to]);
+      const claimed = await runQuery(session, claimBatch({ shard, range, limit: 100, relayId: 'stopped-relay', lockPid: pid, held: [] }));
       expect(claimed).toHaveLength(10);
       const producer = await producers.producer(TOPICS.partners, shard);
       const sent = [...claimed].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)).slice(0, 5);
@@ -217,10 +218,10 @@ describe('relay', () => {
        where aggregate_id = ${failing} and aggregate_version = 2 returning id`;
     // A relay that dies the first time it writes through its pool: without giving the failed
     // and held rows back first, the healthy row (the highest sequence) would be stored by then.
-    const dying = { unsafe: () => Promise.reject(new Error('the relay died here')) } as unknown as DrainDeps['pool'];
+    const dying: QueryRunner = () => Promise.reject(new Error('the relay died here'));
     await asRelayThatStops(namespace, async (session, lockPid, producers) => {
       await expect(drainShard({
-        sql: session, lockPid, pool: dying, producers, log, metrics: createRelayMetrics(database.sql, SHARDS),
+        session: queryRunner(session), lockPid, pool: dying, producers, log, metrics: createRelayMetrics(database.sql, SHARDS),
         relayId: 'dying-relay', shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
       }, shardOf(failing, SHARDS), 5_000)).rejects.toThrow('the relay died here');
     });
@@ -262,9 +263,15 @@ describe('relay', () => {
       },
     });
     await asRelayThatStops(namespace, async (session, lockPid, producers) => {
-      const held = { producer: (topic: string, shard: number) => producers.producer(topic, shard).then(holding) } as unknown as ProducerPool;
+      const held = new Proxy(producers, {
+        get(target, key) {
+          if (key === 'producer') return (topic: string, shard: number) => target.producer(topic, shard).then(holding);
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
       const outcome = await drainShard({
-        sql: session, lockPid, pool: database.sql, producers: held, log, metrics: createRelayMetrics(database.sql, SHARDS),
+        session: queryRunner(session), lockPid, pool: queryRunner(database.sql), producers: held, log, metrics: createRelayMetrics(database.sql, SHARDS),
         relayId: 'partial-batch-relay', shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
       }, shardOf(id!, SHARDS), 5_000);
       expect({ published: outcome.published, reason: outcome.reason, unsent: await unsentCount(database) }).toEqual({ published: 2, reason: 'empty', unsent: 0 });
@@ -362,12 +369,12 @@ describe('relay', () => {
 
   /** Runs `act` as a relay that then stops: a session of its own (the claims' lock holder) and its own producers, closed after. */
   async function asRelayThatStops(
-    namespace: string, act: (session: DrainDeps['sql'], lockPid: number, producers: ProducerPool) => Promise<void>,
+    namespace: string, act: (session: postgres.Sql, lockPid: number, producers: ProducerPool) => Promise<void>,
   ): Promise<void> {
     const session = connectSql(tdb.url, { max: 1 });
     const producers = new ProducerPool({ client, namespace, idleMs: 500 });
     try {
-      await session.unsafe(ensureShards(), [SHARDS]);
+      await runQuery(session, ensureShards({ shards: SHARDS }));
       const [lockHolder] = await session.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
       await act(session, lockHolder!.pid, producers);
     } finally {

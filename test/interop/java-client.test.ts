@@ -3,23 +3,31 @@
 //  - relevo → Java: relevo publishes the six event types to eventos-partners with the topic's
 //    Avro schema; the Java client reads them with Schema.AUTO_CONSUME() (the registered writer
 //    schema) and every field, the union's data record, key, eventTime and properties must match.
+//  - replay → Java: events the relay published, then `relevo outbox replay` re-published, on a
+//    namespace that enforces schemas: AUTO_CONSUME decodes each replay exactly like its original.
 //  - Java → relevo: a Java Schema.AVRO producer with batching (the external gestion-de-alianzas
 //    producer) writes N messages; relevo fetches the writer schema by the message's schema
 //    version and decodes with avsc, and the result must match what Java sent.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import avsc from 'avsc';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DomainEvent } from '@relevo/domain';
 import { TOPIC_SCHEMAS, TOPICS, dataRecordName, encodeEvent, toIntegrationEvent, type IntegrationEvent } from '@relevo/events';
+import { connectDatabase, markSent, runQuery } from '@relevo/db';
 import { createClient, formatMessageId, type Message, type PulsarClient, type SchemaInfo } from '@relevo/pulsar';
+import { ProducerPool, toOutgoingMessage, topicUrl } from '@relevo/relay';
+import { createTestDatabase } from '../support/database.ts';
 import { adminUrl, serviceUrl } from '../support/pulsar.ts';
+import { createPartners, updatePartner } from '../support/writes.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const javaProject = join(here, 'java');
+const cli = join(here, '..', '..', 'packages', 'cli', 'src', 'main.ts');
 
 
 /** Why the suite cannot run here, or undefined when mvn and java are both on the PATH. */
@@ -183,6 +191,57 @@ describe.skipIf(skipReason !== undefined)('interop with the official Java client
     }
     expect(new Set(received.map((r) => r.value.type))).toEqual(new Set(sent.map((s) => s.event.type)));
   }, 90_000);
+
+  it('replay → Java: a replayed event decodes in AUTO_CONSUME exactly like its original, where schemas are enforced', async () => {
+    const enforced = `public/interop-enforced-${randomBytes(4).toString('hex')}`;
+    for (const [method, path, body] of [['PUT', '', undefined], ['POST', '/schemaValidationEnforced', 'true']] as const) {
+      const res = await fetch(`${adminUrl}/admin/v2/namespaces/${enforced}${path}`, {
+        method, ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+      });
+      if (!res.ok) throw new Error(`${method} namespace ${enforced}${path}: ${res.status} ${await res.text()}`);
+    }
+    const tdb = await createTestDatabase('relevo_interop');
+    const database = connectDatabase(tdb.url);
+    const pool = new ProducerPool({ client, namespace: enforced, idleMs: 60_000 });
+    try {
+      // The originals, as the relay publishes them: its producer, the rows' sequence ids.
+      const [partner] = await createPartners(database, 1);
+      await updatePartner(database, partner!, 'Acme — replayed');
+      const rows = await database.sql<Parameters<typeof toOutgoingMessage>[0][]>`
+        select id, event_id, aggregate_id, aggregate_version, event_type, topic, payload, schema_fingerprint, headers, occurred_at,
+               attempts, id as publish_sequence from outbox order by id`;
+      const producer = await pool.producer(TOPICS.partners, 0);
+      const receipts = await Promise.all(rows.map((row) => producer.send(toOutgoingMessage(row))));
+      await runQuery(database.sql, markSent({ rows: rows.map((row, i) => ({ id: row.id, sequence: row.publish_sequence, messageId: formatMessageId(receipts[i]!.messageId) })) }));
+      await pool.closeAll();
+
+      const replayed = await promisify(execFile)(process.execPath, [cli, 'outbox', 'replay', '--all', '--json'], {
+        env: { ...process.env, DATABASE_URL: tdb.url, BROKER_URL: serviceUrl, PULSAR_NAMESPACE: enforced },
+      });
+      expect(JSON.parse(replayed.stdout)).toMatchObject({ replayed: rows.length, interrupted: false });
+
+      const topic = topicUrl(enforced, TOPICS.partners);
+      const { stdout } = await runJava('AutoConsume', [serviceUrl, topic, 'java-replay-check', String(2 * rows.length), '30']);
+      const received = jsonLines<AutoConsumed>(stdout);
+      const originals = received.slice(0, rows.length);
+      const replays = received.slice(rows.length);
+      for (const [i, replay] of replays.entries()) {
+        const original = originals[i]!;
+        expect(replay.value, `replay of ${String(original.value.type)}`).toEqual(original.value);
+        expect(replay.schemaVersion).toBe(original.schemaVersion);
+        expect(replay.key).toBe(original.key);
+        expect(replay.eventTime).toBe(original.eventTime);
+        const { relevo_replay: flag, relevo_replay_of: of, ...properties } = replay.properties;
+        expect({ flag, of }).toEqual({ flag: 'true', of: formatMessageId(receipts[i]!.messageId) });
+        expect(properties).toEqual(original.properties);
+      }
+      expect(replays).toHaveLength(rows.length);
+    } finally {
+      await pool.closeAll();
+      await database.close();
+      await tdb.drop();
+    }
+  }, 120_000);
 
   it('Java → relevo: a batched Schema.AVRO producer, decoded with the writer schema fetched by version', async () => {
     const topic = `persistent://${namespace}/${TOPICS.alianzas}`;

@@ -8,7 +8,7 @@ import { serve } from '@hono/node-server';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/index.ts';
-import { connectDatabase, recordFailures, type Database } from '@relevo/db';
+import { connectDatabase, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
@@ -31,7 +31,9 @@ describe('operator page /outbox', () => {
   let rowOf: Record<string, string>;
 
   /** Parks a partner's row the way the relay does after its last failed attempt. */
-  const park = (id: string, error: string) => database.sql.unsafe(recordFailures(), [[id], [error], [0], 1] as never[]);
+  // As the relay leaves a row whose last attempt failed.
+  const park = (id: string, error: string) => database.sql`
+    update outbox set attempts = attempts + 1, last_error = ${error}, next_attempt_at = now(), parked_at = now() where id = ${id}`;
   const stateOf = async (id: string) =>
     (await database.sql<{ parked: boolean; skipped: boolean; attempts: number; skip_reason: string | null }[]>`
       select parked_at is not null as parked, skipped_at is not null as skipped, attempts, skip_reason from outbox where id = ${id}`)[0]!;

@@ -1,5 +1,6 @@
 // Operator actions on the outbox, shared by the CLI and the tests.
 import type postgres from 'postgres';
+import { runQuery, type Query } from './query.ts';
 import { UNSENT, purgeIdempotencyBatch, purgeSentBatch, retryParkedRows } from './relay-plans.ts';
 
 export interface RetrySelection {
@@ -9,10 +10,10 @@ export interface RetrySelection {
 
 /** Re-queues parked rows (all, some ids, or one partner's); returns how many. */
 export async function retryParked(sql: postgres.Sql, selection: RetrySelection = {}): Promise<number> {
-  const result = await sql.unsafe(retryParkedRows(), [
-    selection.ids ? selection.ids.map(String) : null,
-    selection.aggregateId ?? null,
-  ] as never[]);
+  const result = await runQuery(sql, retryParkedRows({
+    ...(selection.ids ? { ids: selection.ids.map(String) } : {}),
+    ...(selection.aggregateId ? { aggregateId: selection.aggregateId } : {}),
+  }));
   return result.count;
 }
 
@@ -29,12 +30,12 @@ export async function skipParked(sql: postgres.Sql, id: bigint | string, reason:
  * relay's claims never wait on it. Returns how many rows went.
  */
 export async function purgeSentBefore(sql: postgres.Sql, cutoff: Date, opts: PurgeOptions = {}): Promise<number> {
-  return purgeInBatches(sql, purgeSentBatch(), cutoff, opts);
+  return purgeInBatches(sql, purgeSentBatch, cutoff, opts);
 }
 
 /** Idempotency records older than a cut-off: a retry of such a request is a new request. */
 export async function purgeIdempotencyKeysBefore(sql: postgres.Sql, cutoff: Date, opts: PurgeOptions = {}): Promise<number> {
-  return purgeInBatches(sql, purgeIdempotencyBatch(), cutoff, opts);
+  return purgeInBatches(sql, purgeIdempotencyBatch, cutoff, opts);
 }
 
 export interface PurgeOptions {
@@ -42,11 +43,11 @@ export interface PurgeOptions {
   onProgress?: (deleted: number) => void;
 }
 
-async function purgeInBatches(sql: postgres.Sql, plan: string, cutoff: Date, opts: PurgeOptions): Promise<number> {
+async function purgeInBatches(sql: postgres.Sql, plan: (i: { cutoff: Date; limit: number }) => Query, cutoff: Date, opts: PurgeOptions): Promise<number> {
   const batchSize = opts.batchSize ?? 5000;
   let deleted = 0;
   for (;;) {
-    const result = await sql.unsafe(plan, [cutoff, batchSize]);
+    const result = await runQuery(sql, plan({ cutoff, limit: batchSize }));
     deleted += result.count;
     opts.onProgress?.(deleted);
     if (result.count < batchSize) return deleted;

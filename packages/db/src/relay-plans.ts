@@ -1,16 +1,28 @@
+import { query, type Query } from './query.ts';
 import { SHARD_OF_ROW } from './shards.ts';
 
-// SQL text of the relay's hot path, as pure functions (the pg-boss `plans` style): the
-// relay runs them; tests and the CLI read the same predicates.
+// The relay's statements, as plans that bind their text and values (pg-boss's `plans` with
+// their inputs): the relay runs them; tests and the CLI read the same predicates.
 //
 // Row states, derived from columns:
 //   unsent   sent_at is null and skipped_at is null            (partial index outbox_unsent_idx)
 //   parked   unsent and parked_at is not null
 //   backoff  unsent and attempts > 0 and next_attempt_at > now()
 //   in hand  unsent and publish_sequence is not null            (claimed; fate unknown after a crash)
+//   sent     sent_at is not null; broker_message_id null when the broker answered that it already
+//            had the message (a copy of one whose receipt was lost): stored, its id unknown
+//
+// The sequence rule every plan keeps (the guarantee rests on it; test/faults/drain-faults.test.ts
+// breaks each step of a drain run to check it): a row's publish sequence is given back only if
+// the broker never stored the row under it, and before any higher sequence of its producer is
+// handed to the broker. So a row still in hand whose sequence is at or below what the broker
+// holds for its producer was stored; one above it was not.
 
 /** Unsent and not done by an operator's skip. Keep in step with the partial indexes. */
 export const UNSENT = 'sent_at is null and skipped_at is null';
+
+/** UNSENT for a row under an alias. */
+const unsentAs = (alias: string) => `${alias}.sent_at is null and ${alias}.skipped_at is null`;
 
 /** Aggregates held back by one of their rows: parked, or waiting out a retry backoff. */
 export const BLOCKED_AGGREGATES = `select aggregate_id from outbox
@@ -34,62 +46,114 @@ export interface ClaimedRow {
   publish_sequence: bigint;
 }
 
+/** A row left in hand by an earlier run. */
+export interface InHandRow extends ClaimedRow {
+  /** An earlier unsent row of its partner is not in hand (given back, backing off, parked). */
+  behind: boolean;
+}
+
+/** A shard's key range, [from, to): see shardRange. */
+export interface KeyRange {
+  from: number;
+  to: number;
+}
+
 /** Makes sure each shard has its sequence row; the sequence never goes back. */
-export function ensureShards(): string {
-  return `insert into relay_shards (shard) select generate_series(0, $1::int - 1) on conflict do nothing`;
+export function ensureShards(i: { shards: number }): Query {
+  return query('ensure-shards', 'insert into relay_shards (shard) select generate_series(0, $1::int - 1) on conflict do nothing', [i.shards]);
 }
 
 /**
- * The fence of every claim: the statement only runs on the session that holds the shard's
- * advisory lock. If that connection died and the pool opened a new one, the claim finds
- * nothing instead of claiming without the lock. Param: the lock holder's backend pid.
+ * The fence of the statements only the shard's drainer may run: the statement only runs on
+ * the session that holds the shard's advisory lock. If that connection died and the pool
+ * opened a new one, it finds nothing instead of acting without the lock.
  */
 const FENCED = (pidParam: string) => `pg_backend_pid() = ${pidParam}::int`;
 
+/** Advisory-lock namespace of the relay's shard locks ('relv'). */
+export const SHARD_LOCK_SPACE = 0x72656c76;
+
+/** Takes a shard's advisory lock on this session if free; with the session's pid, the fence of its run. */
+export function tryShardLock(i: { shard: number }): Query<{ ok: boolean; pid: number }> {
+  return query('try-shard-lock', 'select pg_try_advisory_lock($1, $2) as ok, pg_backend_pid() as pid', [SHARD_LOCK_SPACE, i.shard]);
+}
+
+export function unlockShard(i: { shard: number }): Query {
+  return query('unlock-shard', 'select pg_advisory_unlock($1, $2)', [SHARD_LOCK_SPACE, i.shard]);
+}
+
+/** Ends a backend from another session: a stalled run's lock session, and its lock with it. */
+export function terminateBackend(i: { pid: number }): Query {
+  return query('terminate-backend', 'select pg_terminate_backend($1)', [i.pid]);
+}
+
+/** The backend pid of the session a statement runs on: the fence's check that a lock session is still the one. */
+export function sessionPid(): Query<{ pid: number }> {
+  return query('session-pid', 'select pg_backend_pid() as pid');
+}
+
 /**
- * Rows this shard claimed before but whose fate is unknown (the relay stopped between
- * claim and mark). They keep their sequence ids and go out first, in sequence order, so
- * the broker's deduplication drops whatever copies it already has. Finding them scans the
- * whole unsent backlog (no index on the claim's columns: that would end HOT claims), so
- * the scan runs only while the shard is unsettled (see settleShard).
- * Params: $1 shard, $2 relay id, $3 lock holder's pid.
+ * Takes the rows this shard claimed before whose fate is unknown (a run stopped between claim
+ * and mark), each with whether an earlier row of its partner is out of hand. Waits for rows
+ * another transaction holds (an operator's skip, a late mark), never skips them: the run
+ * settles the shard afterwards only if it resolved every row in hand. Finding them scans the
+ * whole unsent backlog (no index on the claim's columns: that would end HOT claims), so it
+ * runs only while the shard is unsettled (see settleShard).
  */
-export function reclaimInHand(): string {
-  return `update outbox set claimed_by = $2, claimed_at = now()
+export function reclaimInHand(i: { shard: number; relayId: string; lockPid: number }): Query<InHandRow> {
+  return query('reclaim-in-hand', `update outbox o set claimed_by = $2, claimed_at = now()
     where ${FENCED('$3')}
       and exists (select from relay_shards where shard = $1 and last_sequence > settled_sequence)
-      and id in (
+      and o.id in (
       select id from outbox
-       where ${UNSENT} and parked_at is null and publish_shard = $1 and publish_sequence is not null
-       for update skip locked)
-    returning ${OUTBOX_ROW_COLUMNS}`;
+       where ${UNSENT} and publish_shard = $1 and publish_sequence is not null
+       for update)
+    returning ${OUTBOX_ROW_COLUMNS.split(',').map((c) => `o.${c.trim()}`).join(', ')},
+      exists (select from outbox e
+               where e.aggregate_id = o.aggregate_id and e.id < o.id and ${unsentAs('e')}
+                 and e.publish_sequence is null) as behind`, [i.shard, i.relayId, i.lockPid]);
 }
 
 /**
- * A run that ended cleanly (every row it claimed marked sent, failed or released, and it
- * held the shard's lock throughout) settles the shard: nothing is in hand up to the last
- * sequence handed out. Writes nothing when already settled. Params: $1 shard, $2 lock holder's pid.
+ * Moves the shard's sequence past what the broker holds for its producers, and says whether
+ * it had to: the database then is behind the broker (a restored backup, a failover that lost
+ * the old primary's last commits), and its rows in hand cannot be trusted to be what the
+ * broker stored under their sequences. Returns the sequence before, or no row when it was
+ * not behind.
  */
-export function settleShard(): string {
-  return `update relay_shards set settled_sequence = last_sequence
-    where shard = $1 and settled_sequence <> last_sequence and ${FENCED('$2')}`;
+export function raiseSequenceFloor(i: { shard: number; brokerFloor: bigint }): Query<{ before: bigint }> {
+  return query('raise-sequence-floor', `update relay_shards r set last_sequence = $2::bigint
+      from relay_shards before
+     where r.shard = $1 and before.shard = $1 and r.last_sequence < $2::bigint
+    returning before.last_sequence as before`, [i.shard, i.brokerFloor.toString()]);
 }
 
 /**
- * Claims the next unsent rows of one shard in id order, skipping aggregates that are
- * blocked, and hands each the shard's next publish sequence, all in one statement.
- * Params: $1 shard's first key, $2 shard, $3 limit, $4 relay id, $5 lock holder's pid,
- * $6 shard's key bound (exclusive): see shardRange. A claim that finds nothing writes
- * nothing: a lingering run is woken for rows it often has already claimed, and an empty
- * claim that advanced the sequence by 0 would still be a write waiting on a WAL flush.
+ * A run that ended with nothing in hand (every row it took marked sent or given back, none
+ * left by an earlier run, and it held the shard's lock throughout) settles the shard: nothing
+ * is in hand up to the last sequence handed out. Writes nothing when already settled.
  */
-export function claimBatch(): string {
-  return `with picked as (
+export function settleShard(i: { shard: number; lockPid: number }): Query {
+  return query('settle-shard', `update relay_shards set settled_sequence = last_sequence
+    where shard = $1 and settled_sequence <> last_sequence and ${FENCED('$2')}`, [i.shard, i.lockPid]);
+}
+
+/**
+ * Claims the next unsent rows of one shard in id order and hands each the shard's next publish
+ * sequence, all in one statement. Skips aggregates blocked by a backing-off or parked row, and
+ * those the run holds back (`held`: its rows failed in this run; a backoff that expires
+ * mid-run must not have them claimed, held and given back again and again). A claim that finds
+ * nothing writes nothing: a lingering run is woken for rows it often has already claimed, and
+ * an empty claim that advanced the sequence by 0 would still be a write waiting on a WAL flush.
+ */
+export function claimBatch(i: { shard: number; range: KeyRange; limit: number; relayId: string; lockPid: number; held: readonly string[] }): Query<ClaimedRow> {
+  return query('claim-batch', `with picked as (
       select id from outbox o
        where ${FENCED('$5')} and ${UNSENT} and parked_at is null and publish_sequence is null
          and shard_key >= $1::bigint and shard_key < $6::bigint
          and (next_attempt_at is null or next_attempt_at <= now())
          and aggregate_id not in (${BLOCKED_AGGREGATES})
+         and aggregate_id <> all($7::uuid[])
        order by id
        limit $3
        for update skip locked
@@ -104,76 +168,120 @@ export function claimBatch(): string {
     update outbox o set publish_sequence = n.seq, publish_shard = $2, claimed_by = $4, claimed_at = now()
       from numbered n
      where o.id = n.id
-    returning ${OUTBOX_ROW_COLUMNS.split(',').map((c) => `o.${c.trim()}`).join(', ')}`;
+    returning ${OUTBOX_ROW_COLUMNS.split(',').map((c) => `o.${c.trim()}`).join(', ')}`,
+  [i.range.from, i.shard, i.limit, i.relayId, i.lockPid, i.range.to, i.held]);
 }
 
-/** Params: $1 ids, $2 broker message ids. */
-export function markSent(): string {
-  return `update outbox o
-     set sent_at = now(), broker_message_id = v.message_id, claimed_by = null, claimed_at = null,
-         last_error = null, next_attempt_at = null
-    from unnest($1::bigint[], $2::text[]) as v(id, message_id)
-   where o.id = v.id`;
+/** A row the broker has: its message id, or null when its answer was that it already had it. */
+export interface SentRow {
+  id: bigint;
+  sequence: bigint;
+  messageId: string | null;
 }
 
 /**
- * A failed row gives its sequence back (a later retry gets a new, higher one: the broker
- * would drop an old one as a duplicate) and waits out its backoff, or is parked.
- * Params: $1 ids, $2 errors, $3 backoff ms, $4 max attempts.
+ * Marks rows sent. Only a row still holding the sequence it was sent with is marked: a stale
+ * run (fenced off, its rows given back and claimed anew) cannot mark a row of another run.
  */
-export function recordFailures(): string {
-  return `update outbox o
-     set attempts = o.attempts + 1, last_error = v.error,
-         next_attempt_at = now() + v.delay_ms * interval '1 millisecond',
-         parked_at = case when o.attempts + 1 >= $4::int then now() end,
-         publish_sequence = null, publish_shard = null, claimed_by = null, claimed_at = null
-    from unnest($1::bigint[], $2::text[], $3::int[]) as v(id, error, delay_ms)
-   where o.id = v.id`;
+export function markSent(i: { rows: readonly SentRow[] }): Query {
+  return query('mark-sent', `update outbox o
+     set sent_at = now(), broker_message_id = v.message_id, claimed_by = null, claimed_at = null,
+         last_error = null, next_attempt_at = null
+    from unnest($1::bigint[], $2::bigint[], $3::text[]) as v(id, seq, message_id)
+   where o.id = v.id and o.publish_sequence = v.seq and o.sent_at is null`, [
+    i.rows.map((r) => r.id.toString()), i.rows.map((r) => r.sequence.toString()), i.rows.map((r) => r.messageId),
+  ]);
 }
 
-/** Rows claimed but not attempted (held behind a failure of their partner). Params: $1 ids. */
-export function releaseClaims(): string {
-  return `update outbox set publish_sequence = null, publish_shard = null, claimed_by = null, claimed_at = null
-   where id = any($1::bigint[])`;
+/** A row the broker never saw that failed: it backs off (or is parked) without a sequence. */
+export interface FailedRow {
+  id: bigint;
+  sequence: bigint;
+  error: string;
+  delayMs: number;
 }
 
-/** When the next backing-off row of a shard becomes due. Params: $1 shard's first key, $2 key bound (exclusive). */
-export function nextRetryAt(): string {
-  return `select min(next_attempt_at) as at from outbox
-   where ${UNSENT} and parked_at is null and attempts > 0 and shard_key >= $1::bigint and shard_key < $2::bigint`;
+/** A row in hand that the broker never saw, going back in line without a sequence. */
+export interface HeldRow {
+  id: bigint;
+  sequence: bigint;
 }
 
-/** Backlog per shard for metrics. Params: $1 shard count. */
-export function backlogByShard(): string {
-  return `select ${SHARD_OF_ROW('$1')} as shard, count(*)::int as unsent,
+/**
+ * In one statement: failed rows count an attempt and back off (or are parked, at
+ * `maxAttempts`), held rows go back in line, and so do the failed rows' partners' later rows
+ * still in hand (a claim that ran ahead took them): all without their sequences. One statement,
+ * so no stop between recording a failure and releasing the rows behind it can leave a later
+ * row in hand to be sent ahead of the failed one. Rows are only touched while they still hold
+ * the sequence the run knows them by. Returns the failed rows, with whether each is parked.
+ */
+export function giveBack(i: { failed: readonly FailedRow[]; held: readonly HeldRow[]; maxAttempts: number }): Query<{ id: bigint; parked: boolean }> {
+  const release = 'publish_sequence = null, publish_shard = null, claimed_by = null, claimed_at = null';
+  return query('give-back', `with failed as (
+      update outbox o
+         set attempts = o.attempts + 1, last_error = v.error,
+             next_attempt_at = now() + v.delay_ms * interval '1 millisecond',
+             parked_at = case when o.attempts + 1 >= $5::int then now() end,
+             ${release}
+        from unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[]) as v(id, seq, error, delay_ms)
+       where o.id = v.id and o.publish_sequence = v.seq
+      returning o.id, o.aggregate_id, o.parked_at is not null as parked
+    ), held as (
+      update outbox o set ${release}
+        from unnest($6::bigint[], $7::bigint[]) as h(id, seq)
+       where o.id = h.id and o.publish_sequence = h.seq
+      returning o.id
+    ), behind as (
+      update outbox o set ${release}
+        from failed f
+       where o.aggregate_id = f.aggregate_id and o.id > f.id and ${unsentAs('o')}
+         and o.publish_sequence is not null and o.id <> all($6::bigint[]) and o.id <> all($1::bigint[])
+      returning o.id
+    )
+    select id, parked from failed`, [
+    i.failed.map((f) => f.id.toString()), i.failed.map((f) => f.sequence.toString()), i.failed.map((f) => f.error),
+    i.failed.map((f) => String(f.delayMs)), i.maxAttempts,
+    i.held.map((h) => h.id.toString()), i.held.map((h) => h.sequence.toString()),
+  ]);
+}
+
+/** When the next backing-off row of a shard becomes due. */
+export function nextRetryAt(i: { range: KeyRange }): Query<{ at: Date | null }> {
+  return query('next-retry-at', `select min(next_attempt_at) as at from outbox
+   where ${UNSENT} and parked_at is null and attempts > 0 and shard_key >= $1::bigint and shard_key < $2::bigint`, [i.range.from, i.range.to]);
+}
+
+/** Backlog per shard for metrics. */
+export function backlogByShard(i: { shards: number }): Query<{ shard: number; unsent: number; parked: number; oldest: Date | null }> {
+  return query('backlog-by-shard', `select ${SHARD_OF_ROW('$1')} as shard, count(*)::int as unsent,
                  count(*) filter (where parked_at is not null)::int as parked,
                  min(occurred_at) filter (where parked_at is null) as oldest
-            from outbox where ${UNSENT} group by 1`;
+            from outbox where ${UNSENT} group by 1`, [i.shards]);
 }
 
-/** Deletes one batch of sent rows older than a cut-off. Params: $1 cut-off, $2 batch size. */
-export function purgeSentBatch(): string {
-  return `delete from outbox where id in (
-     select id from outbox where sent_at < $1 order by sent_at limit $2)`;
+/** Deletes one batch of sent rows older than a cut-off. */
+export function purgeSentBatch(i: { cutoff: Date; limit: number }): Query {
+  return query('purge-sent-batch', `delete from outbox where id in (
+     select id from outbox where sent_at < $1 order by sent_at limit $2)`, [i.cutoff.toISOString(), i.limit]);
 }
 
 /**
  * Deletes one batch of stored idempotent responses older than a cut-off. No index on
  * created_at: the scan stops once it found a batch, and the table holds one row per
- * idempotent POST of the retention window. Params: $1 cut-off, $2 batch size.
+ * idempotent POST of the retention window.
  */
-export function purgeIdempotencyBatch(): string {
-  return `delete from idempotency_keys where ctid = any(array(
-     select ctid from idempotency_keys where created_at < $1 limit $2))`;
+export function purgeIdempotencyBatch(i: { cutoff: Date; limit: number }): Query {
+  return query('purge-idempotency-batch', `delete from idempotency_keys where ctid = any(array(
+     select ctid from idempotency_keys where created_at < $1 limit $2))`, [i.cutoff.toISOString(), i.limit]);
 }
 
 /**
- * Puts parked rows back in line: attempts reset, no backoff; the relay picks them up on
- * its next drain, ahead of their partner's later rows. Params: $1 ids or null, $2 aggregate or null.
+ * Puts parked rows back in line: attempts reset, no backoff; the relay picks them up on its
+ * next drain, ahead of their partner's later rows.
  */
-export function retryParkedRows(): string {
-  return `update outbox set parked_at = null, attempts = 0, next_attempt_at = null, last_error = null
+export function retryParkedRows(i: { ids?: readonly string[]; aggregateId?: string }): Query {
+  return query('retry-parked-rows', `update outbox set parked_at = null, attempts = 0, next_attempt_at = null, last_error = null
    where ${UNSENT} and parked_at is not null
      and ($1::bigint[] is null or id = any($1::bigint[]))
-     and ($2::uuid is null or aggregate_id = $2::uuid)`;
+     and ($2::uuid is null or aggregate_id = $2::uuid)`, [i.ids ?? null, i.aggregateId ?? null]);
 }

@@ -3,6 +3,7 @@
 // CLI's outbox commands import only this, so they never load drizzle-orm, which costs
 // ~0.5 s and ~75 MiB of a process's memory at start.
 export * from './pool.ts';
+export * from './query.ts';
 export * from './shards.ts';
 export * from './commit-channel.ts';
 export * from './drain-queue.ts';

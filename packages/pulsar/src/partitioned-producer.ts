@@ -2,7 +2,7 @@
 // name so broker deduplication tracks each partition's sequence ids for that name.
 import type { ClientContext } from './context.ts';
 import { ProducerImpl, type ProducerConfig } from './producer.ts';
-import { PartitionRouter } from './routing.ts';
+import { PartitionRouter, partitionForKey } from './routing.ts';
 import { partitionTopic } from './topic.ts';
 import type { OutgoingMessage, Producer, SendReceipt } from './types.ts';
 
@@ -38,6 +38,12 @@ export class PartitionedProducer implements Producer {
   /** The highest sequence id any partition's dedup state holds for this producer name. */
   get lastSequenceId(): bigint {
     return this.parts.reduce((max, p) => (p.lastSequenceId > max ? p.lastSequenceId : max), -1n);
+  }
+
+  /** A keyed message's partition; an unkeyed one may go to any, so the highest of all. */
+  lastSequenceIdFor(partitionKey?: string): bigint {
+    if (partitionKey === undefined || partitionKey === '') return this.lastSequenceId;
+    return this.parts[partitionForKey(partitionKey, this.parts.length)]!.lastSequenceId;
   }
 
   get schemaVersion(): Uint8Array | undefined {

@@ -154,6 +154,10 @@ export class ProducerImpl implements Producer, ProducerHandler {
     for (const entry of this.pending) cnx.write(entry.frame);
   }
 
+  lastSequenceIdFor(): bigint {
+    return this.lastSequenceId;
+  }
+
   /** State can change across awaits; a method call keeps TypeScript from narrowing it away. */
   private isClosing(): boolean {
     return this.state === 'closing' || this.state === 'closed';

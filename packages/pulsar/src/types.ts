@@ -38,6 +38,12 @@ export interface Producer {
    * none): from the latest PRODUCER_SUCCESS, raised by each receipt since.
    */
   readonly lastSequenceId: bigint;
+  /**
+   * What the broker holds for this producer name where a message with this key goes: on a
+   * partitioned topic each partition deduplicates alone, so this is that partition's highest
+   * sequence id (-1n if none), not lastSequenceId. Undefined when the client cannot tell.
+   */
+  lastSequenceIdFor(partitionKey?: string): bigint | undefined;
   readonly schemaVersion: Uint8Array | undefined;
   /** The largest payload the broker takes (messageTooBig tells before a send is tried). */
   readonly maxMessageSize: number;

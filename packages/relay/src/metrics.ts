@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { backlogByShard } from '@relevo/db/sql';
+import { backlogByShard, runQuery } from '@relevo/db/sql';
 
 export interface RelayMetrics {
   registry: Registry;
@@ -40,7 +40,7 @@ export function createRelayMetrics(sql: postgres.Sql, shards: number): RelayMetr
   let reading: Promise<void> | undefined;
   const readOutbox = () => (reading ??= (async () => {
     try {
-      const rows = await sql.unsafe<{ shard: number; unsent: number; parked: number; oldest: Date | null }[]>(backlogByShard(), [shards]);
+      const rows = await runQuery(sql, backlogByShard({ shards }));
       for (let s = 0; s < shards; s++) {
         const r = rows.find((x) => x.shard === s);
         backlog.set({ shard: String(s) }, r?.unsent ?? 0);

@@ -19,9 +19,16 @@ export function producerName(topic: string, shard: number): string {
   return `relevo-${topic}-shard-${shard}`;
 }
 
+/**
+ * The relay's producers, kept warm between a shard's drain runs. A shard's producers never
+ * close on their own while a run holds the shard (acquire … release): closed under a run,
+ * its sends in flight would fail with their fate unknown (test/relay.test.ts: "keeps a
+ * shard's producers open while a run holds it").
+ */
 export class ProducerPool {
   private readonly open = new Map<string, Promise<Producer>>();
   private readonly idleTimers = new Map<number, NodeJS.Timeout>();
+  private readonly held = new Set<number>();
   private readonly opts: ProducerPoolOptions;
 
   constructor(opts: ProducerPoolOptions) {
@@ -41,16 +48,29 @@ export class ProducerPool {
       sendTimeoutMs: 0,
     });
     this.open.set(key, p);
-    p.catch(() => this.open.delete(key));
+    p.catch(() => {
+      if (this.open.get(key) === p) this.open.delete(key);
+    });
     return p;
   }
 
-  /** Called when a drain of the shard ends: keep its producers warm for a while. */
-  touch(shard: number): void {
+  /** A drain run of the shard starts: its producers stay open until release. */
+  acquire(shard: number): void {
     clearTimeout(this.idleTimers.get(shard));
-    this.idleTimers.set(shard, setTimeout(() => void this.closeShard(shard), this.opts.idleMs).unref());
+    this.idleTimers.delete(shard);
+    this.held.add(shard);
   }
 
+  /** The run ended: keep the shard's producers warm for a while, then close them. */
+  release(shard: number): void {
+    this.held.delete(shard);
+    clearTimeout(this.idleTimers.get(shard));
+    this.idleTimers.set(shard, setTimeout(() => {
+      if (!this.held.has(shard)) void this.closeShard(shard);
+    }, this.opts.idleMs).unref());
+  }
+
+  /** Closes the shard's producers now (after a failed or fenced run, or at shutdown). */
   async closeShard(shard: number): Promise<void> {
     clearTimeout(this.idleTimers.get(shard));
     this.idleTimers.delete(shard);

@@ -1,10 +1,12 @@
-// The seed's recovery replay: re-publish already-sent events as new messages marked as
-// replays. Sent rows are read in id order and the last one published is printed, so an
+// The event contract's recovery replay: re-publish already-sent events as new messages marked
+// as replays, with the topic's registered Avro schema like the originals (a consumer reading
+// with the topic's schema decodes them alike, and a namespace that enforces schemas takes
+// them). Sent rows are read in id order and the last one published is printed, so an
 // interrupted replay resumes with --after.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { countSentForReplay, listSentForReplay, type ReplaySelection } from '@relevo/db/sql';
-import { encodeEvent, type IntegrationEvent } from '@relevo/events';
+import { encodeEvent, topicSchema, type IntegrationEvent } from '@relevo/events';
 import { createClient, type Producer } from '@relevo/pulsar';
 import { messageProperties, topicUrl } from '@relevo/relay';
 import { env, parseEnv } from '@relevo/runtime';
@@ -67,7 +69,11 @@ export async function replay(ctx: Context, args: string[]): Promise<number> {
     let p = producers.get(topic);
     if (!p) {
       // No producer name and no sequence ids: replays must never touch the relay's dedup state.
-      p = client.createProducer({ topic: topicUrl(broker.PULSAR_NAMESPACE, topic), batching: { maxMessages: 500, maxDelayMs: 5 } });
+      p = client.createProducer({
+        topic: topicUrl(broker.PULSAR_NAMESPACE, topic),
+        schema: { type: 'AVRO', schema: topicSchema(topic).json, name: topic },
+        batching: { maxMessages: 500, maxDelayMs: 5 },
+      });
       producers.set(topic, p);
     }
     return p;
@@ -91,7 +97,11 @@ export async function replay(ctx: Context, args: string[]): Promise<number> {
           payload: encodeEvent(row.topic, event),
           partitionKey: row.aggregate_id,
           eventTime: row.occurred_at.getTime(),
-          properties: { ...messageProperties(row, event), relevo_replay: 'true', relevo_replay_of: row.broker_message_id ?? '' },
+          properties: {
+            ...messageProperties(row, event), relevo_replay: 'true',
+            // The original's id, when the broker's receipt named one (a duplicate's receipt does not).
+            ...(row.broker_message_id ? { relevo_replay_of: row.broker_message_id } : {}),
+          },
         }));
         if (rate > 0) {
           const due = started + ((done + receipts.length) / rate) * 1000;

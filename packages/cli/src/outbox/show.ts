@@ -17,6 +17,12 @@ async function whyUnsent(ctx: Context, row: OutboxRecord): Promise<string | null
   return 'waiting for the relay to claim it (is a relay running?)';
 }
 
+/** How the broker confirmed a sent row: its message id, or its answer that it already had the message. */
+function sentAs(row: OutboxRecord): string {
+  if (!row.sent_at) return '';
+  return row.broker_message_id ? ` as ${row.broker_message_id}` : ' (the broker already had it: its answer to a re-send names no message id)';
+}
+
 function wire(row: OutboxRecord) {
   const event = row.payload as unknown as IntegrationEvent;
   try {
@@ -47,7 +53,7 @@ export async function show(ctx: Context, args: string[]): Promise<number> {
     out.write(`occurred   ${when(row.occurred_at)}\n`);
     out.write(`attempts   ${row.attempts}${row.last_error ? `, last error: ${row.last_error}` : ''}\n`);
     out.write(`sequence   ${row.publish_sequence ?? '-'} (shard ${row.publish_shard ?? '-'})\n`);
-    out.write(`sent       ${when(row.sent_at)}${row.broker_message_id ? ` as ${row.broker_message_id}` : ''}\n`);
+    out.write(`sent       ${when(row.sent_at)}${sentAs(row)}\n`);
     if (row.skipped_at) out.write(`skipped    ${when(row.skipped_at)}: ${row.skip_reason ?? ''}\n`);
     if (why_unsent) out.write(`${color.yellow('why unsent')} ${why_unsent}\n`);
     out.write(`payload    ${JSON.stringify(row.payload)}\n`);

@@ -21,7 +21,7 @@ export async function tail(ctx: Context, args: string[]): Promise<number> {
     process.stdout.write(values.json
       ? JSON.stringify({ id: r.id.toString(), event_id: r.event_id, type: r.event_type, topic: r.topic, partner: r.aggregate_id,
         version: r.aggregate_version, occurred_at: r.occurred_at, sent_at: r.sent_at, commit_to_receipt_ms: latency, message_id: r.broker_message_id }) + '\n'
-      : `${r.sent_at!.toISOString()} ${color.green(r.event_type.padEnd(19))} ${r.topic} ${r.aggregate_id} v${r.aggregate_version} ${latency} ms ${color.dim(r.broker_message_id ?? '')}\n`);
+      : `${r.sent_at!.toISOString()} ${color.green(r.event_type.padEnd(19))} ${r.topic} ${r.aggregate_id} v${r.aggregate_version} ${latency} ms ${color.dim(r.broker_message_id ?? 'already on the broker')}\n`);
   };
   try {
     await followSent(ctx.sql, filter, {

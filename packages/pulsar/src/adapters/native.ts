@@ -73,6 +73,7 @@ function nativeProducer(p: NativeProducer): Producer {
     producerName: p.getProducerName(),
     // The native binding does not expose the broker's last sequence id nor the schema version.
     lastSequenceId: -1n,
+    lastSequenceIdFor: () => undefined,
     schemaVersion: undefined,
     // Nor the broker's limit: its default.
     maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
