@@ -169,10 +169,12 @@ export function purgeIdempotencyBatch(): string {
 
 /**
  * Puts parked rows back in line: attempts reset, no backoff; the relay picks them up on
- * its next drain, ahead of their partner's later rows. Params: $1 ids or null, $2 aggregate or null.
+ * its next drain, ahead of their partner's later rows. Records who did it.
+ * Params: $1 ids or null, $2 aggregate or null, $3 actor.
  */
 export function retryParkedRows(): string {
-  return `update outbox set parked_at = null, attempts = 0, next_attempt_at = null, last_error = null
+  return `update outbox set parked_at = null, attempts = 0, next_attempt_at = null, last_error = null,
+         retried_by = $3, retried_at = now()
    where ${UNSENT} and parked_at is not null
      and ($1::bigint[] is null or id = any($1::bigint[]))
      and ($2::uuid is null or aggregate_id = $2::uuid)`;
