@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { connectSql } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
-import { backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, partnerCreator, partnerPatcher, sleep, spawnRelevo, waitFor } from './support.ts';
+import { BENCH_API_ENV, BENCH_TOKEN, backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, partnerCreator, partnerPatcher, sleep, spawnRelevo, waitFor } from './support.ts';
 
 const post = process.argv[2] === '--post';
 const args = process.argv.slice(post ? 3 : 2);
@@ -27,7 +27,7 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const checkout of checkouts) {
       const port = await freePort();
-      const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), API_TOKENS: 't', RELAY_SHARDS: '4' }, [],
+      const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), ...BENCH_API_ENV, RELAY_SHARDS: '4' }, [],
         `${checkout}/packages/cli/src/main.ts`);
       try {
         const base = `http://127.0.0.1:${port}`;
@@ -35,13 +35,13 @@ try {
         let n = 0;
         let request: () => Promise<number>;
         if (post) {
-          const create = partnerCreator(base, 't', CONCURRENCY);
+          const create = partnerCreator(base, BENCH_TOKEN, CONCURRENCY);
           request = () => {
             n++;
             return create(randomUUID());
           };
         } else {
-          const send = partnerPatcher(base, 't', CONCURRENCY);
+          const send = partnerPatcher(base, BENCH_TOKEN, CONCURRENCY);
           request = () => send(ids[(n++ * 7919) % ids.length]!, `ab ${n}`);
         }
         await closedLoop(SECONDS, CONCURRENCY, request);

@@ -4,12 +4,12 @@
 // post-commit commit announcement (the relay's wake-up), side by side. `node bench/api-profile.ts [seconds]`.
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApp } from '@relevo/api';
+import { createApp, parseApiTokens } from '@relevo/api';
 import { connectDatabase, createCommitAnnouncer } from '@relevo/db';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase } from '../test/support/database.ts';
 import { summarizeProfile } from './profile.ts';
-import { PROFILE_DIR, freePort, loadPartners, log, median, spawnRelevo, waitFor } from './support.ts';
+import { BENCH_API_ENV, BENCH_TOKEN, PROFILE_DIR, freePort, loadPartners, log, median, spawnRelevo, waitFor } from './support.ts';
 
 // @hono/node-server is the api package's dependency, not the root's: load it from there.
 type Serve = (o: { fetch: unknown; port: number; hostname: string }) => { close(cb: () => void): void };
@@ -27,7 +27,7 @@ async function load(base: string, ids: string[], secs: number): Promise<number> 
     while (performance.now() < end) {
       const k = n++;
       const res = await fetch(`${base}/v1/partners/${ids[(k * 7919) % ids.length]}`, {
-        method: 'PATCH', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body: JSON.stringify({ nombre: `x${k}` }),
+        method: 'PATCH', headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ nombre: `x${k}` }),
       });
       await res.arrayBuffer();
       if (res.status === 200) done++;
@@ -44,7 +44,7 @@ try {
   const dir = join(PROFILE_DIR, `api-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), API_TOKENS: 't' }, ['--cpu-prof', '--cpu-prof-dir', dir]);
+  const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), ...BENCH_API_ENV }, ['--cpu-prof', '--cpu-prof-dir', dir]);
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null))?.ok === true, 30_000, 'api');
   const child = await load(`http://127.0.0.1:${port}`, ids, seconds);
   await api.stop();
@@ -56,7 +56,7 @@ try {
   const quiet = createLogger('api', 'warn');
   for (let r = 0; r < 2; r++) {
     for (const wake of [true, false]) {
-      const app = createApp({ database, tokens: ['t'], log: quiet, ...(wake ? { onCommitted: announce } : {}) });
+      const app = createApp({ database, tokens: parseApiTokens(BENCH_API_ENV.API_TOKENS), principalSecret: BENCH_API_ENV.API_PRINCIPAL_SECRET, log: quiet, ...(wake ? { onCommitted: announce } : {}) });
       const p = await freePort();
       const server = serve({ fetch: app.fetch, port: p, hostname: '127.0.0.1' });
       await new Promise((res) => setTimeout(res, 200));

@@ -15,7 +15,7 @@ import { connectSql } from '@relevo/db';
 import { serviceUrl } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
-import { type Child, closedLoop, dropNamespace, freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor } from './support.ts';
+import { BENCH_API_ENV, BENCH_TOKEN, type Child, closedLoop, dropNamespace, freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor } from './support.ts';
 
 export interface Percentiles { n: number; p50: number; p95: number; p99: number; max: number }
 
@@ -38,7 +38,6 @@ export interface LatencyResult {
   api_peak_rss_mib: number;
 }
 
-const TOKEN = 'bench-token';
 
 function percentiles(xs: number[]): Percentiles {
   const s = [...xs].sort((a, b) => a - b);
@@ -58,7 +57,7 @@ export async function runLatency(opts: { rates: number[]; seconds: number; warmu
     namespace = await createTestNamespace();
     const ids = await loadPartners(sql, partners);
     const port = await freePort();
-    const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), API_TOKENS: TOKEN, RELAY_SHARDS: '4' });
+    const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), ...BENCH_API_ENV, RELAY_SHARDS: '4' });
     const relay = spawnRelevo('relay', {
       DATABASE_URL: db.url, PULSAR_NAMESPACE: namespace, RELAY_SHARDS: '4', RELAY_BATCH_SIZE: '500', RELAY_RUN_BUDGET_MS: '10000',
       RELAY_PRODUCER_IDLE_MS: '30000',
@@ -84,7 +83,7 @@ export async function runLatency(opts: { rates: number[]; seconds: number; warmu
     })();
 
     let counter = 0;
-    const send = partnerPatcher(base, TOKEN, maxInFlight);
+    const send = partnerPatcher(base, BENCH_TOKEN, maxInFlight);
     const patch = async (): Promise<{ ok: boolean; ms: number }> => {
       const n = counter++;
       const id = ids[n % ids.length]!;

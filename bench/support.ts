@@ -87,6 +87,10 @@ function procStatus(pid: number, field: string): number {
 }
 
 /** The memory settings the Dockerfile and compose file run relevo with; the bench measures relevo as shipped. */
+/** The bearer token the benchmarks call the API with, and the variables that configure it. */
+export const BENCH_TOKEN = 'bench-token-0123456789abcdef0123456789';
+export const BENCH_API_ENV = { API_TOKENS: `bench:read+write:${BENCH_TOKEN}`, API_PRINCIPAL_SECRET: 'bench-principal-secret-0123456789abcdef' };
+
 export const SHIPPED_ENV = { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '2' };
 /** The relay's, in the compose file: also a capped old generation. */
 export const SHIPPED_RELAY_ENV = { ...SHIPPED_ENV, NODE_OPTIONS: '--max-semi-space-size=8 --max-old-space-size=128' };

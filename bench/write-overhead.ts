@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { appendToOutbox, connectDatabase, lockPartner, runTransaction, savePartner, type Database } from '@relevo/db';
 import { updatePartner } from '@relevo/domain';
 import { createTestDatabase } from '../test/support/database.ts';
-import { backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor } from './support.ts';
+import { BENCH_API_ENV, BENCH_TOKEN, backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor } from './support.ts';
 
 export interface WriteOverheadResult {
   partners: number;
@@ -78,11 +78,11 @@ export async function runWriteOverhead(opts: { seconds: number; rounds?: number;
     }
     if (opts.http !== false) {
       const port = await freePort();
-      const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), API_TOKENS: 'bench-token', RELAY_SHARDS: '4' });
+      const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), ...BENCH_API_ENV, RELAY_SHARDS: '4' });
       try {
         const base = `http://127.0.0.1:${port}`;
         await waitFor(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok === true, 30_000, 'api ready');
-        const send = partnerPatcher(base, 'bench-token', concurrency);
+        const send = partnerPatcher(base, BENCH_TOKEN, concurrency);
         const patch = async (n: number) => {
           const status = await send(pick(n), `Partner h${n}`);
           if (status !== 200) throw new Error(`PATCH ${status}`);

@@ -1,5 +1,6 @@
 // `relevo outbox …` as an operator runs it: a subprocess against a real database.
 import { execFile } from 'node:child_process';
+import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +90,11 @@ describe('relevo outbox', () => {
     [['retry'], 2, /usage: relevo outbox retry/],
     [['retry', '1', '--parked'], 2, /not both/],
     [['skip', '1'], 2, /--reason is required/],
+    [['skip', '1', '--reason', 'fixed\u001b[2J\u001b]0;pwned\u0007'], 2, /--reason must not contain control characters/],
+    [['skip', '1', '--reason', 'fixed', '--by', 'alice smith'], 2, /--by: use visible ASCII characters/],
+    [['retry', '9223372036854775808'], 2, /"9223372036854775808" is not an outbox id \(a positive integer up to 9223372036854775807\)/],
+    [['show', '99999999999999999999'], 2, /is not an outbox id/],
+    [['list', '--cursor', '9223372036854775808'], 2, /is not an outbox id/],
     [['purge'], 2, /--sent-before/],
     [['frobnicate'], 2, /unknown outbox command "frobnicate"/],
   ])('%j → exit %i, one clear line, nothing changed', async (args, code, message) => {
@@ -106,18 +112,22 @@ describe('relevo outbox', () => {
   });
 
   it('skip releases the partner; retry re-queues parked rows', async () => {
-    const skipped = await run('skip', ids.parked, '--reason', 'schema fixed by hand upstream', '--json');
+    const skipped = await run('skip', ids.parked, '--reason', 'schema fixed by hand upstream', '--by', 'alice', '--json');
     expect(skipped.code).toBe(0);
-    const [row] = await database.sql`select skipped_at, skip_reason from outbox where id = ${ids.parked}`;
-    expect(row).toMatchObject({ skipped_at: expect.any(Date), skip_reason: 'schema fixed by hand upstream' });
+    expect(JSON.parse(skipped.stdout)).toMatchObject({ skipped_by: 'cli:alice' });
+    const [row] = await database.sql`select skipped_at, skip_reason, skipped_by from outbox where id = ${ids.parked}`;
+    expect(row).toMatchObject({ skipped_at: expect.any(Date), skip_reason: 'schema fixed by hand upstream', skipped_by: 'cli:alice' });
+    expect((await run('show', ids.parked)).stdout).toMatch(/skipped +\S+ \(.*\) by cli:alice: schema fixed by hand upstream/);
     const waiting = JSON.parse((await run('show', ids.waiting, '--json')).stdout)[0];
     expect(waiting.why_unsent).toMatch(/waiting for the relay/);
 
     await database.sql`update outbox set parked_at = now(), attempts = 8 where id = ${ids.waiting}`;
     const retried = JSON.parse((await run('retry', '--parked', '--aggregate', parkedPartner, '--json')).stdout);
-    expect(retried).toEqual({ retried: 1 });
-    const [again] = await database.sql`select parked_at, attempts from outbox where id = ${ids.waiting}`;
-    expect(again).toEqual({ parked_at: null, attempts: 0 });
+    // Without --by the OS user is recorded.
+    expect(retried).toEqual({ retried: 1, retried_by: `cli:${userInfo().username}` });
+    const [again] = await database.sql`select parked_at, attempts, retried_by, retried_at from outbox where id = ${ids.waiting}`;
+    expect(again).toEqual({ parked_at: null, attempts: 0, retried_by: `cli:${userInfo().username}`, retried_at: expect.any(Date) });
+    expect((await run('show', ids.waiting)).stdout).toContain(`by cli:${userInfo().username}`);
   });
 
   it('purge deletes only sent rows older than the cut-off', async () => {
@@ -126,5 +136,30 @@ describe('relevo outbox', () => {
     expect(r.deleted).toBe(1);
     const [left] = await database.sql`select count(*)::int as n from outbox where id = ${ids.sent}`;
     expect(left!.n).toBe(0);
+  });
+
+  it('prints stored text with escape sequences and bidi overrides as visible escapes, never raw', async () => {
+    // Text the API and the CLI now refuse can still be stored: a broker's error message, a
+    // row written before the refusal existed. Printed raw, ESC/CSI sequences act on the terminal.
+    const hostile = 'Timeout\u001b[2J\u001b]0;owned\u0007 \u009b31m red \u202egnp.exe\r\nfake line';
+    const [bad] = await database.sql`select id, event_type from outbox where sent_at is null and parked_at is null order by id desc limit 1`;
+    await database.sql`update outbox set attempts = 8, parked_at = now(), last_error = ${hostile}, event_type = ${`Partner\u001b[8mActualizado`}
+      where id = ${bad!.id}`;
+    try {
+      for (const args of [['show', String(bad!.id)], ['status'], ['list', '--state', 'parked']]) {
+        const r = await run(...args);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout, args.join(' ')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+        expect(r.stdout).toContain('Partner\\x1b[8mActualizado');
+      }
+      const shown = (await run('show', String(bad!.id))).stdout;
+      expect(shown).toContain('last error: Timeout\\x1b[2J\\x1b]0;owned\\x07 \\x9b31m red \\u202egnp.exe\\x0d\\x0afake line');
+      // --json keeps the exact text (escaped as JSON), with C1 and bidi characters escaped too.
+      const json = await run('show', String(bad!.id), '--json');
+      expect(json.stdout).not.toMatch(/[\u0080-\u009f\u202a-\u202e]/);
+      expect(JSON.parse(json.stdout)[0].row.last_error).toBe(hostile);
+    } finally {
+      await database.sql`update outbox set attempts = 0, parked_at = null, last_error = null, event_type = ${bad!.event_type} where id = ${bad!.id}`;
+    }
   });
 });

@@ -82,7 +82,7 @@ const loaders: Record<string, (env: NodeJS.ProcessEnv) => Record<string, unknown
   consumers: (env) => loadConsumersConfig(env),
   tracing: (env) => parseEnv(TracingEnv, env),
 };
-const REQUIRED = { DATABASE_URL: 'postgres://docs@localhost/docs', API_TOKENS: 'docs-token' };
+const REQUIRED = { DATABASE_URL: 'postgres://docs@localhost/docs', API_TOKENS: 'docs:read:docs-token-0123456789abcdef0123456789', API_PRINCIPAL_SECRET: 'docs-principal-secret-0123456789abcdef' };
 
 /** Keys of zod environment schemas (`NAME: env.…`, `NAME: z.…`, `NAME: optional(…)`) and `process.env.NAME` reads. */
 function variablesInSource(): Set<string> {

@@ -1,7 +1,7 @@
 // The whole path: HTTP API → one transaction → outbox → relay (woken after commit) →
 // Pulsar → a consumer decoding the seed's envelope, for all six event types.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '@relevo/api';
+import { createApp, parseApiTokens } from '@relevo/api';
 import { connectDatabase, createCommitAnnouncer, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createClient, type Consumer, type PulsarClient } from '@relevo/pulsar';
@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest } from './support/pulsar.ts';
 
 const SHARDS = 2;
-const TOKEN = 'e2e-token';
+const TOKEN = 'e2e-token-0123456789abcdef0123456789ab';
 const log = createLogger('e2e-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 describe('end to end', () => {
@@ -36,7 +36,7 @@ describe('end to end', () => {
       shards: SHARDS, batchSize: 100, runBudgetMs: 2_000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 1_000,
     });
     app = createApp({
-      database, tokens: [TOKEN], clock: () => new Date(), log, maxBodyBytes: 65_536,
+      database, tokens: parseApiTokens(`e2e:read+write:${TOKEN}`), principalSecret: 'e2e-principal-secret-0123456789abcdef', clock: () => new Date(), log, maxBodyBytes: 65_536,
       onCommitted: createCommitAnnouncer(database.sql),
     });
   });

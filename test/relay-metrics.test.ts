@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '@relevo/db';
 import { createRelayMetrics } from '@relevo/relay';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { createPartners } from './support/writes.ts';
+import { createPartners, parkRow } from './support/writes.ts';
 
 let tdb: TestDatabase;
 let database: Database;
@@ -28,8 +28,7 @@ function total(text: string, name: string): number | undefined {
 it('reports the outbox as it is at each scrape, from the first one', async () => {
   await createPartners(database, 5);
   const [first] = await database.sql<{ id: string }[]>`select id::text from outbox order by id limit 1`;
-  // Parked, as the relay leaves a row whose last attempt failed.
-  await database.sql`update outbox set attempts = 1, last_error = 'Timeout: test', next_attempt_at = now(), parked_at = now() where id = ${first!.id}`;
+  await parkRow(database.sql, first!.id, 'Timeout: test');
   const metrics = createRelayMetrics(database.sql, 4);
 
   let text = await metrics.registry.metrics();

@@ -133,7 +133,7 @@ describe('relay', () => {
       expect(waiting).toMatchObject({ sent_at: null, attempts: 0 });
 
       await database.sql`update outbox set payload = jsonb_set(payload, '{data,version}', '2') where id = ${bad!.id}`;
-      expect(await retryParked(database.sql, { ids: [bad!.id] })).toBe(1);
+      expect(await retryParked(database.sql, { ids: [bad!.id] }, 'cli:relay-test')).toBe(1);
       await wakeShards(relay.worker.boss, Array.from({ length: SHARDS }, (_, s) => s));
       const released = await collect(consumer, TOPICS.partners, 2);
       expect(released.map((r) => (r.event.data as { version: number }).version).map(Number)).toEqual([2, 3]);

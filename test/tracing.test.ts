@@ -26,7 +26,7 @@ interface ExportedSpan extends OtlpSpan {
 }
 
 const SPAN_KIND = { SERVER: 2, PRODUCER: 4, CONSUMER: 5 } as const;
-const TOKEN = 'tracing-test-token';
+const TOKEN = 'tracing-test-token-0123456789abcdef0123';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN_ID = '00f067aa0ba902b7';
 
@@ -93,7 +93,7 @@ describe('tracing across api → relay → consumers', () => {
 
   it('continues the caller’s trace from the HTTP request to the broker to the consumer', async () => {
     const api = await start(['api'], {
-      API_TOKENS: TOKEN, PORT: '0',
+      API_TOKENS: `tracing:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: 'tracing-principal-secret-0123456789abcd', PORT: '0',
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
       OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer collector-secret',
     }, /"msg":"listening"/);

@@ -80,9 +80,9 @@ describe('drain runs under injected faults', () => {
           break;
         }
         const isPoison = (p: (typeof parked)[number]) => poison.some((x) => x.id === p.aggregate_id && x.version === p.aggregate_version);
-        for (const p of parked.filter(isPoison)) await skipParked(database.sql, p.id, 'cannot be published: skipped by the operator');
+        for (const p of parked.filter(isPoison)) await skipParked(database.sql, p.id, 'cannot be published: skipped by the operator', 'fault-harness');
         const retry = parked.filter((p) => !isPoison(p));
-        if (retry.length > 0) await retryParked(database.sql, { ids: retry.map((p) => p.id) });
+        if (retry.length > 0) await retryParked(database.sql, { ids: retry.map((p) => p.id) }, 'fault-harness');
       }
     } catch (err) {
       violations.push(`recovery: ${(err as Error).message}`);

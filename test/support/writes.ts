@@ -64,3 +64,9 @@ export async function unsentCount(database: Database): Promise<number> {
   const [row] = await database.sql<{ n: number }[]>`select count(*)::int as n from outbox where sent_at is null and skipped_at is null`;
   return row!.n;
 }
+
+/** Parks a row the way the relay leaves one whose last attempt failed. */
+export async function parkRow(sql: Database['sql'], id: string | bigint, error: string): Promise<void> {
+  await sql`update outbox set attempts = attempts + 1, last_error = ${error}, next_attempt_at = now(), parked_at = now()
+             where id = ${String(id)}`;
+}

@@ -1,10 +1,11 @@
-// The HTTP API: public health/docs and the operator page shell, and /v1 behind a bearer token, body-size and
-// content-type gates. Every error leaves as RFC 9457 problem+json.
+// The HTTP API: public health/docs and the operator page shell, and /v1 behind a bearer token
+// with the scope of the request, body-size and content-type gates. Every error leaves as
+// RFC 9457 problem+json; every response says X-Content-Type-Options: nosniff.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { allowedMethods } from './allowed-methods.ts';
-import { requireBearer, tokenCheck } from './auth.ts';
+import { requireBearer, requireScope, tokenCheck } from './auth.ts';
 import { DEFAULT_MAX_BODY_BYTES, type AppDeps, type AppEnv } from './context.ts';
 import { traceRequest } from './tracing.ts';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemOf, toProblem, type Problem } from './problems.ts';
@@ -25,6 +26,7 @@ function problemResponse(c: Context, problem: Problem, extraHeaders: Record<stri
   const body: Problem = { ...problem, instance: c.req.path };
   const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE, ...extraHeaders };
   if (problem.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+  if (problem.status === 403) headers['WWW-Authenticate'] = 'Bearer error="insufficient_scope"';
   if (problem.status === 503) headers['Retry-After'] = '5';
   return new Response(JSON.stringify(body), { status: problem.status, headers });
 }
@@ -37,6 +39,16 @@ function requestLog(deps: AppDeps): MiddlewareHandler {
     deps.log.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms }, 'request');
   };
 }
+
+/**
+ * No response is ever sniffed into another type: a problem+json echoing a request's text
+ * stays JSON, whatever that text looks like. Set after the handler and the error mapping,
+ * so it is on every response (packages/api/test/hostile-input.test.ts checks each one).
+ */
+const noSniff: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.res.headers.set('X-Content-Type-Options', 'nosniff');
+};
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -54,6 +66,7 @@ export function createApp(deps: AppDeps): App {
   const uow = createUnitOfWork(deps);
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  app.use('*', noSniff);
   app.use('*', traceRequest);
   app.use('*', requestLog(deps));
   app.onError((err, c) => {
@@ -68,7 +81,7 @@ export function createApp(deps: AppDeps): App {
       { Allow: allow.join(', ') });
   });
 
-  app.use('/v1/*', requireBearer(tokenCheck(deps.tokens)));
+  app.use('/v1/*', requireBearer(tokenCheck(deps.tokens, deps.principalSecret)), requireScope);
   app.use('/v1/*', bodyLimit({
     maxSize: maxBodyBytes,
     onError: () => {

@@ -1,11 +1,14 @@
 // What the app is given (deps) and what middleware leaves on the request context.
 import type { Database } from '@relevo/db';
 import type { Logger, Span } from '@relevo/runtime';
+import type { ApiToken, Caller } from './auth.ts';
 
 export interface AppDeps {
   database: Database;
-  /** Valid bearer tokens (API_TOKENS). */
-  tokens: string[];
+  /** Valid bearer tokens with their names and scopes (API_TOKENS, parsed by parseApiTokens). */
+  tokens: readonly ApiToken[];
+  /** Keys the HMAC that turns a token into its idempotency principal (API_PRINCIPAL_SECRET). */
+  principalSecret: string;
   clock?: () => Date;
   /** Called after a write commits, with the partner ids that got outbox rows. Best effort. */
   onCommitted?: (aggregateIds: string[]) => void | Promise<void>;
@@ -25,7 +28,8 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
 export type AppEnv = {
   Variables: {
-    principal: string;
+    /** Whose token the request carries (requireBearer). */
+    caller: Caller;
     /** The request's server span; its context goes into the outbox rows the request writes. */
     span: Span;
   };

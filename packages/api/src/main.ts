@@ -1,24 +1,64 @@
 // `relevo api`: configuration from the environment, the HTTP server, and the commit
 // announcement that wakes the relay (a NOTIFY sent AFTER commit, never inside the business
 // transaction; the relay turns it into a drain of the shard).
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
 import { connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
 import { createLogger, env, onShutdown, parseEnv, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
+import { parseApiTokens, secretProblem, tokenCheck, TokenListError, type ApiToken } from './auth.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
+
+/** A token list, or a config issue carrying TokenListError's message (which quotes no secret). */
+function tokenList(text: string, ctx: z.RefinementCtx): ApiToken[] {
+  try {
+    return parseApiTokens(text);
+  } catch (err) {
+    if (!(err instanceof TokenListError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+    return z.NEVER;
+  }
+}
+
+const TOKEN_FORMAT = 'name:scope+scope:secret entries (scopes: read, write, operator)';
 
 export const ApiEnv = z.object({
   DATABASE_URL: env.databaseUrl,
   PORT: env.port(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  API_TOKENS: z.string({ error: 'set it to a comma-separated list of bearer tokens' })
-    .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
-    .refine((tokens) => tokens.length > 0, 'give at least one non-empty token'),
+  API_TOKENS: z.string().optional().transform((s, ctx) => (s === undefined ? undefined : tokenList(s, ctx))),
+  API_TOKENS_FILE: z.string().min(1).optional().transform((path, ctx) => {
+    if (path === undefined) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+      return z.NEVER;
+    }
+    return tokenList(text, ctx);
+  }),
+  API_PRINCIPAL_SECRET: z.string({ error: 'set it to a random string of 32 characters or more (openssl rand -hex 32); it keys the HMAC of the tokens idempotency keys are stored under' })
+    .superRefine((secret, ctx) => {
+      const problem = secretProblem(secret);
+      if (problem) ctx.addIssue({ code: 'custom', message: `too weak: ${problem}` });
+    }),
   LOG_LEVEL: env.logLevel,
   RELAY_SHARDS: env.positiveInt(4),
   API_MAX_BODY_BYTES: env.positiveInt(DEFAULT_MAX_BODY_BYTES),
+}).transform(({ API_TOKENS, API_TOKENS_FILE, ...rest }, ctx) => {
+  if (API_TOKENS !== undefined && API_TOKENS_FILE !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['API_TOKENS_FILE'], message: 'set API_TOKENS or API_TOKENS_FILE, not both' });
+    return z.NEVER;
+  }
+  const tokens = API_TOKENS ?? API_TOKENS_FILE;
+  if (tokens === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['API_TOKENS'], message: `set it (or API_TOKENS_FILE) to comma-separated ${TOKEN_FORMAT}` });
+    return z.NEVER;
+  }
+  return { ...rest, API_TOKENS: tokens };
 });
 export type ApiConfig = z.infer<typeof ApiEnv>;
 
@@ -27,6 +67,13 @@ const SHUTDOWN_DRAIN_MS = 10_000;
 export async function runApiProcess(): Promise<number> {
   const config = parseEnv(ApiEnv);
   const log = createLogger('api', config.LOG_LEVEL);
+  const { described } = tokenCheck(config.API_TOKENS, config.API_PRINCIPAL_SECRET);
+  const bare = described.filter((t) => t.bare).map((t) => t.name);
+  if (bare.length > 0) {
+    // Tokens from before tokens had names and scopes keep what they had: everything.
+    log.warn({ tokens: bare }, 'API_TOKENS has bare secrets without a name or scopes: each keeps every scope (read, write, operator) '
+      + `and is recorded under the name shown; write each as ${TOKEN_FORMAT}`);
+  }
   surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-api', log);
   const database = connectDatabase(config.DATABASE_URL, { applicationName: 'relevo-api' });
@@ -35,6 +82,7 @@ export async function runApiProcess(): Promise<number> {
   const app = createApp({
     database,
     tokens: config.API_TOKENS,
+    principalSecret: config.API_PRINCIPAL_SECRET,
     log,
     maxBodyBytes: config.API_MAX_BODY_BYTES,
     shards: config.RELAY_SHARDS,
@@ -46,7 +94,8 @@ export async function runApiProcess(): Promise<number> {
     s.once('error', reject);
   });
   const address = server.address() as AddressInfo;
-  log.info({ host: address.address, port: address.port, shards: config.RELAY_SHARDS }, 'listening');
+  log.info({ host: address.address, port: address.port, shards: config.RELAY_SHARDS,
+    tokens: described.map(({ name, scopes }) => `${name}:${scopes}`) }, 'listening');
 
   return new Promise<number>((resolve) => {
     onShutdown(log, async () => {

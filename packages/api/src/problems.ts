@@ -11,6 +11,7 @@ const PROBLEMS = {
   VALIDATION_FAILED: { status: 400, slug: 'validation-failed', title: 'The request is not valid' },
   MALFORMED_JSON: { status: 400, slug: 'malformed-json', title: 'The request body is not valid JSON' },
   UNAUTHORIZED: { status: 401, slug: 'unauthorized', title: 'A valid bearer token is required' },
+  INSUFFICIENT_SCOPE: { status: 403, slug: 'insufficient-scope', title: 'The token lacks the scope this request needs' },
   NOT_FOUND: { status: 404, slug: 'not-found', title: 'Resource not found' },
   METHOD_NOT_ALLOWED: { status: 405, slug: 'method-not-allowed', title: 'The resource does not support this method' },
   EMAIL_TAKEN: { status: 409, slug: 'email-taken', title: 'The email is already used by another partner' },

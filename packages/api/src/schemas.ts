@@ -4,7 +4,36 @@
 import { z } from '@hono/zod-openapi';
 import { ESTADOS_INTEGRACION, ESTADOS_KYC, ESTADOS_PARTNER, RESULTADOS_KYC } from '@relevo/domain';
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+/**
+ * C0 and C1 control characters and DEL. Postgres refuses NUL in text and jsonb (a 500 before
+ * this rule), and the others act on the terminal or log viewer that later prints the value.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** A surrogate that is not half of a pair: in a `u` regex a pair is one code point, so only a lone one is \p{Cs}. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * The one rule for free text from a request (names, reasons): trimmed, not blank, at most
+ * `max` characters, no control character, and well-formed UTF-16. A lone surrogate
+ * (`"\ud800"`, which JSON allows) cannot be encoded as UTF-8: jsonb refuses it. Guarded by
+ * packages/api/test/hostile-input.test.ts.
+ */
+export const text = (max: number) => z.string().trim().min(1).max(max)
+  .refine((s) => !CONTROL.test(s), 'must not contain control characters (U+0000–U+001F, U+007F–U+009F)')
+  .refine((s) => !LONE_SURROGATE.test(s), 'must be well-formed Unicode (it has a lone surrogate)');
+
+/** Postgres bigint's largest value: outbox ids and the alliance cursor are bigint. */
+export const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/**
+ * A positive bigint id as decimal text, within Postgres' range (a larger one was a 500).
+ * zod runs every check even after one failed: the bound only reads what passed the first.
+ */
+const DIGITS = /^[1-9]\d{0,18}$/;
+export const bigintId = (what: string) => z.string()
+  .regex(DIGITS, `${what} is a positive integer`)
+  .refine((s) => !DIGITS.test(s) || BigInt(s) <= MAX_BIGINT, `${what} is at most ${MAX_BIGINT}`);
 
 export const Uuid = z.uuid().openapi({ example: '01990000-0000-7000-8000-000000000000' });
 
@@ -136,11 +165,10 @@ export type IntegrationDto = z.infer<typeof IntegrationSchema>;
 // ── /v1/outbox: the operator page's data and actions ──────────────────────────────────
 
 export const OutboxIdParams = z.strictObject({
-  id: z.string().regex(/^[1-9]\d{0,18}$/, 'an outbox id is a positive integer')
-    .openapi({ param: { name: 'id', in: 'path' }, example: '42' }),
+  id: bigintId('an outbox id').openapi({ param: { name: 'id', in: 'path' }, example: '42' }),
 });
 
-export const ParkedQuery = z.strictObject({
+export const OutboxListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100).openapi({ param: { name: 'limit', in: 'query' }, example: 100 }),
 });
 
@@ -177,7 +205,11 @@ export const OutboxRowSchema = z.object({
   last_error: z.string().nullable(),
   occurred_at: timestamp,
   parked_at: timestamp.nullable(),
+  retried_at: timestamp.nullable(),
+  retried_by: z.string().nullable().openapi({ description: 'who last put the row back in line: api:<token name> or cli:<user>' }),
+  skipped_at: timestamp.nullable(),
   skip_reason: z.string().nullable(),
+  skipped_by: z.string().nullable().openapi({ description: 'who skipped the row: api:<token name> or cli:<user>' }),
 }).openapi('OutboxRow');
 
 export const OutboxRowList = z.object({ items: z.array(OutboxRowSchema) }).openapi('OutboxRowList');

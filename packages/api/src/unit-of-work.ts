@@ -23,7 +23,9 @@ export interface WriteOutcome {
 }
 
 export interface WriteRequest {
+  /** The caller's idempotency principal, and the one its token had before principals were keyed (auth.ts, Caller). */
   principal: string;
+  legacyPrincipal: string;
   idempotency: IdempotencyRequest | null;
   /** Trace context propagated into the outbox rows' headers. */
   traceHeaders: Record<string, string>;
@@ -59,7 +61,7 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
         if (idem) {
           const [, stored] = await Promise.all([
             lockIdempotencyKey(tx, req.principal, idem.key),
-            findIdempotencyRecord(tx, req.principal, idem.key),
+            findIdempotencyRecord(tx, req.principal, idem.key, req.legacyPrincipal),
           ]);
           if (stored) {
             if (stored.requestHash !== idem.requestHash) {

@@ -65,6 +65,6 @@ describe('alliance events of a partner', () => {
 
   it('is in the OpenAPI document', async () => {
     const doc = await (await h.app.request('/openapi.json')).json() as any;
-    expect(doc.paths['/v1/partners/{id}/alliances'].get.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/v1/partners/{id}/alliances'].get.security).toEqual([{ bearerAuth: ['read'] }]);
   });
 });

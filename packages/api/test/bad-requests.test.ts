@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, counts, createHarness, newPartner, uniqueEmail, type Harness, type Req } from './support/harness.ts';
+import { TOKEN, call, counts, createHarness, newPartner, uniqueEmail, type Harness, type Req } from './support/harness.ts';
 
 let h: Harness;
 // Fixtures, filled in beforeAll.
@@ -147,7 +147,7 @@ describe('bad requests', () => {
       const { port } = server.address() as AddressInfo;
       const res = await fetch(`http://127.0.0.1:${port}/v1/partners`, {
         method: 'POST',
-        headers: { authorization: 'Bearer test-token-1', 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ nombre: big, email: uniqueEmail() }),
       });
       expect(res.status).toBe(413);

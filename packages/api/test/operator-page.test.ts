@@ -1,24 +1,27 @@
 // The /outbox operator page in headless Chromium (Debian's package, driven by playwright-core)
-// against a real API server and Postgres: sign in with a token, see the status and the parked
-// rows, click Retry and Skip, and check both what the page shows and what the database holds.
-// Also the /v1/outbox endpoints' refusals, which the page relies on.
+// against a real API server and Postgres: sign in with an operator token, see the status and
+// the parked rows, click Retry and Skip, and check both what the page shows and what the
+// database holds (who did it included). Also the /v1/outbox endpoints' refusals, which the
+// page relies on.
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/index.ts';
+import { createApp, parseApiTokens } from '../src/index.ts';
 import { connectDatabase, type Database } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { createPartners } from '../../../test/support/writes.ts';
+import { createPartners, parkRow } from '../../../test/support/writes.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Without the background-networking flags Chromium keeps calling hosts this closed network refuses.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const TOKEN = 'operator-page-token';
+const TOKEN = 'operator-page-token-0123456789abcdef012';
+/** Reads and writes partners, but is no operator's. */
+const APP_TOKEN = 'operator-page-app-token-0123456789abcdef';
 
 describe('operator page /outbox', () => {
   let tdb: TestDatabase;
@@ -31,12 +34,11 @@ describe('operator page /outbox', () => {
   let rowOf: Record<string, string>;
 
   /** Parks a partner's row the way the relay does after its last failed attempt. */
-  // As the relay leaves a row whose last attempt failed.
-  const park = (id: string, error: string) => database.sql`
-    update outbox set attempts = attempts + 1, last_error = ${error}, next_attempt_at = now(), parked_at = now() where id = ${id}`;
+  const park = (id: string, error: string) => parkRow(database.sql, id, error);
   const stateOf = async (id: string) =>
-    (await database.sql<{ parked: boolean; skipped: boolean; attempts: number; skip_reason: string | null }[]>`
-      select parked_at is not null as parked, skipped_at is not null as skipped, attempts, skip_reason from outbox where id = ${id}`)[0]!;
+    (await database.sql<{ parked: boolean; skipped: boolean; attempts: number; skip_reason: string | null; skipped_by: string | null; retried_by: string | null }[]>`
+      select parked_at is not null as parked, skipped_at is not null as skipped, attempts, skip_reason, skipped_by, retried_by
+        from outbox where id = ${id}`)[0]!;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium); .ci/run does`);
@@ -48,7 +50,8 @@ describe('operator page /outbox', () => {
     await park(rowOf[partners[0]!]!, 'EVENT_SCHEMA_MISMATCH: data.version: "two" is not a long');
     await park(rowOf[partners[1]!]!, 'Timeout: <script>alert("not run")</script>');
     const app = createApp({
-      database, tokens: [TOKEN], log: createLogger('operator-page-test', 'silent'), shards: 4,
+      database, tokens: parseApiTokens(`night-shift:operator:${TOKEN},app:read+write:${APP_TOKEN}`),
+      principalSecret: 'operator-page-principal-secret-0123456789', log: createLogger('operator-page-test', 'silent'), shards: 4,
       onCommitted: (ids) => { woken.push(ids); },
     });
     server = await new Promise((resolve) => {
@@ -71,7 +74,7 @@ describe('operator page /outbox', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${base}/outbox`);
-    await page.getByLabel('API token').fill(TOKEN);
+    await page.getByLabel('Operator token').fill(TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('table', { name: 'Parked rows' }).getByRole('row').nth(1).waitFor();
     expect(errors).toEqual([]);
@@ -101,10 +104,10 @@ describe('operator page /outbox', () => {
     woken.length = 0;
     await page.getByRole('button', { name: `Retry row ${id}` }).click();
     await page.getByRole('button', { name: `Retry row ${id}` }).waitFor({ state: 'detached' });
-    expect(await message(page)).toBe(`Row ${id} re-queued; the relay was woken.`);
+    expect(await message(page)).toBe(`Row ${id} re-queued by api:night-shift; the relay was woken.`);
     expect(await total(page, 'parked')).toBe('1');
     expect(await total(page, 'pending')).toBe('2');
-    expect(await stateOf(id)).toMatchObject({ parked: false, skipped: false, attempts: 0 });
+    expect(await stateOf(id)).toMatchObject({ parked: false, skipped: false, attempts: 0, retried_by: 'api:night-shift' });
     expect(woken).toEqual([[partners[0]]]);
     await page.close();
   });
@@ -115,21 +118,37 @@ describe('operator page /outbox', () => {
     page.once('dialog', (d) => void d.accept('  payload lost upstream, re-sent by hand  '));
     await page.getByRole('button', { name: `Skip row ${id}` }).click();
     await page.getByRole('button', { name: `Skip row ${id}` }).waitFor({ state: 'detached' });
-    expect(await message(page)).toBe(`Row ${id} skipped; its partner is released.`);
+    expect(await message(page)).toBe(`Row ${id} skipped by api:night-shift; its partner is released.`);
     expect(await total(page, 'skipped')).toBe('1');
     expect(await page.locator('#no-parked').isVisible()).toBe(true);
-    expect(await stateOf(id)).toMatchObject({ skipped: true, skip_reason: 'payload lost upstream, re-sent by hand' });
+    expect(await stateOf(id)).toMatchObject({ skipped: true, skip_reason: 'payload lost upstream, re-sent by hand', skipped_by: 'api:night-shift' });
+    // The skipped row is listed with who skipped it and why.
+    const skipped = page.getByRole('table', { name: 'Skipped rows' }).getByRole('row').nth(1);
+    await skipped.waitFor();
+    expect(await skipped.innerText()).toMatch(new RegExp(`^${id}\\s.*api:night-shift\\s+payload lost upstream, re-sent by hand$`));
     await page.close();
   });
 
   it('a refused token sends the operator back to the sign-in form', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/outbox`);
-    await page.getByLabel('API token').fill('wrong-token');
+    await page.getByLabel('Operator token').fill('wrong-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByLabel('API token').waitFor();
+    await page.getByLabel('Operator token').waitFor();
     expect(await message(page)).toMatch(/^The token was refused: the bearer token is not valid/);
     expect(await page.locator('#dashboard').isVisible()).toBe(false);
+    await page.close();
+  });
+
+  it('a valid token without the operator scope is refused the same way, and shows nothing', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/outbox`);
+    await page.getByLabel('Operator token').fill(APP_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText(/^The token was refused/).waitFor();
+    expect(await message(page)).toBe('The token was refused: the token app lacks the operator scope that GET /v1/outbox/status needs');
+    expect(await page.locator('#dashboard').isVisible()).toBe(false);
+    expect(await page.locator('#total-parked').textContent()).toBe('–');
     await page.close();
   });
 
@@ -151,8 +170,12 @@ describe('operator page /outbox', () => {
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const cases: { name: string; path: () => string; body?: unknown; token?: null; status: number; type: string; paths?: string[] }[] = [
+    const cases: { name: string; path: () => string; body?: unknown; token?: string | null; status: number; type: string; paths?: string[] }[] = [
       { name: 'status without a token', path: () => '/v1/outbox/status', token: null, status: 401, type: 'unauthorized' },
+      { name: 'status with a read+write token', path: () => '/v1/outbox/status', token: APP_TOKEN, status: 403, type: 'insufficient-scope' },
+      { name: 'skip with a read+write token', path: () => `/v1/outbox/${rowOf[partners[2]!]}/skip`, body: { reason: 'x' }, token: APP_TOKEN, status: 403, type: 'insufficient-scope' },
+      { name: 'retry: id past bigint', path: () => '/v1/outbox/9223372036854775808/retry', body: {}, status: 400, type: 'validation-failed', paths: ['params.id'] },
+      { name: 'skip: reason with an escape sequence', path: () => `/v1/outbox/${rowOf[partners[2]!]}/skip`, body: { reason: 'ok\u001b]0;pwned\u0007' }, status: 400, type: 'validation-failed', paths: ['body.reason'] },
       { name: 'retry without a token', path: () => `/v1/outbox/${rowOf[partners[2]!]}/retry`, body: {}, token: null, status: 401, type: 'unauthorized' },
       { name: 'retry: id not a number', path: () => '/v1/outbox/abc/retry', body: {}, status: 400, type: 'validation-failed', paths: ['params.id'] },
       { name: 'retry: unknown field', path: () => `/v1/outbox/${rowOf[partners[2]!]}/retry`, body: { force: true }, status: 400, type: 'validation-failed', paths: ['body.force'] },
@@ -166,7 +189,7 @@ describe('operator page /outbox', () => {
 
     it.each(cases)('$name → $status', async (c) => {
       const before = await database.sql`select id, parked_at, skipped_at, attempts, skip_reason from outbox order by id`;
-      const res = await call(c.path(), c.body, c.token === null ? null : TOKEN);
+      const res = await call(c.path(), c.body, c.token === undefined ? TOKEN : c.token);
       const problem = await res.json() as { type: string; detail: string; errors?: { path: string }[] };
       expect(res.status, problem.detail).toBe(c.status);
       expect(problem.type).toBe(`urn:relevo:problem:${c.type}`);

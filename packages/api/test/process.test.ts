@@ -1,43 +1,13 @@
 // `relevo api` as a real process: configuration errors, serving, waking the relay, SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_COMMIT_CHANNEL, shardKeyOf } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { baseEnv, listeningPort, runRelevo, waitFor } from './support/process.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = 'packages/cli/src/main.ts';
-
-function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extra };
-}
-
-function run(env: NodeJS.ProcessEnv): { child: ChildProcess; stdout: string[]; stderr: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, 'api'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stdout: string[] = [];
-  let err = '';
-  let partial = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    partial += d.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    stdout.push(...lines);
-  });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, stdout, stderr: () => err, exit };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const SECRET = 'process-test-principal-secret-0123456789';
+const TOKEN = 'process-test-token-0123456789abcdef0123';
+const run = (env: NodeJS.ProcessEnv) => runRelevo(['api'], env);
 
 let testDb: TestDatabase;
 beforeAll(async () => { testDb = await createTestDatabase('relevo_api_proc'); });
@@ -45,7 +15,7 @@ afterAll(async () => { await testDb?.drop(); });
 
 describe('relevo api', () => {
   it('without API_TOKENS exits non-zero with one config line and no stack trace', async () => {
-    const p = run(baseEnv({ DATABASE_URL: testDb.url }));
+    const p = run(baseEnv({ DATABASE_URL: testDb.url, API_PRINCIPAL_SECRET: SECRET }));
     const code = await p.exit;
     expect(code).not.toBe(0);
     const lines = p.stderr().trim().split('\n');
@@ -55,22 +25,19 @@ describe('relevo api', () => {
   });
 
   it('with an empty API_TOKENS it also refuses to start', async () => {
-    const p = run(baseEnv({ DATABASE_URL: testDb.url, API_TOKENS: ' , ' }));
+    const p = run(baseEnv({ DATABASE_URL: testDb.url, API_TOKENS: ' , ', API_PRINCIPAL_SECRET: SECRET }));
     expect(await p.exit).not.toBe(0);
-    expect(p.stderr().trim().split('\n')).toEqual([expect.stringMatching(/^config: API_TOKENS=.* is invalid: give at least one non-empty token$/)]);
+    expect(p.stderr().trim().split('\n')).toEqual([
+      'config: API_TOKENS=(3 characters, not shown) is invalid: give at least one token as name:scope+scope:secret (scopes: read, write, operator)',
+    ]);
   });
 
   it('serves, announces each commit on the commit channel after it, and exits 0 on SIGTERM', async () => {
-    const p = run(baseEnv({ DATABASE_URL: testDb.url, API_TOKENS: 'proc-token', PORT: '0', LOG_LEVEL: 'info', RELAY_SHARDS: '2' }));
+    const p = run(baseEnv({
+      DATABASE_URL: testDb.url, API_TOKENS: `proc:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: SECRET, PORT: '0', LOG_LEVEL: 'info', RELAY_SHARDS: '2',
+    }));
     try {
-      const port = await waitFor('the listening line', () => {
-        for (const line of p.stdout) {
-          const j = JSON.parse(line) as { msg?: string; port?: number };
-          if (j.msg === 'listening') return j.port;
-        }
-        if (p.child.exitCode !== null) throw new Error(`exited early: ${p.stderr()}`);
-        return undefined;
-      });
+      const port = await listeningPort(p);
       const base = `http://127.0.0.1:${port}`;
       const ready = await fetch(`${base}/health/ready`);
       expect(ready.status).toBe(200);
@@ -82,7 +49,7 @@ describe('relevo api', () => {
       await listener.listen(OUTBOX_COMMIT_CHANNEL, (payload) => announced.push(payload));
       const created = await fetch(`${base}/v1/partners`, {
         method: 'POST',
-        headers: { authorization: 'Bearer proc-token', 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ nombre: 'Proc', email: 'proc@example.com' }),
       });
       expect(created.status).toBe(201);

@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { connectDatabase } from '@relevo/db';
 import { createLogger } from '@relevo/runtime';
 import { createApp } from '../src/index.ts';
+import { PRINCIPAL_SECRET, TOKENS } from './support/tokens.ts';
 
 // Never queried by these tests: the documents and liveness do not touch the database.
 const database = connectDatabase('postgres://postgres@127.0.0.1:1/unused', { max: 1 });
-const app = createApp({ database, tokens: ['t'], log: createLogger('api-test', 'silent') });
+const app = createApp({ database, tokens: TOKENS, principalSecret: PRINCIPAL_SECRET, log: createLogger('api-test', 'silent') });
 
 const OPERATIONS = [
   ['post', '/v1/partners'],
@@ -32,7 +33,7 @@ describe('public endpoints', () => {
     for (const [method, path] of OPERATIONS) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
     expect(doc.components.schemas.CreatePartner).toMatchObject({ required: ['nombre', 'email'], additionalProperties: false });
-    expect(doc.paths['/v1/partners'].post.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths['/v1/partners'].post.security).toEqual([{ bearerAuth: ['write'] }]);
     expect(doc.paths['/health/live'].get.security).toBeUndefined();
     const headerParams = doc.paths['/v1/partners/{id}/kyc'].post.parameters.filter((p: { in: string }) => p.in === 'header').map((p: { name: string }) => p.name);
     expect(headerParams.sort()).toEqual(['idempotency-key', 'if-match']);

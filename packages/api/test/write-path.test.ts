@@ -6,7 +6,8 @@ import { updatePartner, type DomainEvent } from '@relevo/domain';
 import { EventSchemaError, TOPICS, decodeEvent, encodeEvent } from '@relevo/events';
 import { createLogger } from '@relevo/runtime';
 import { createUnitOfWork } from '../src/unit-of-work.ts';
-import { OTHER_TOKEN, TOKEN, call, counts, createHarness, newPartner, outboxRows, uniqueEmail, type Harness, type OutboxRow } from './support/harness.ts';
+import { PRINCIPAL_SECRET, TOKENS } from './support/tokens.ts';
+import { OTHER_TOKEN, call, counts, createHarness, newPartner, outboxRows, uniqueEmail, type Harness, type OutboxRow } from './support/harness.ts';
 
 let h: Harness;
 beforeAll(async () => { h = await createHarness(); });
@@ -228,8 +229,8 @@ describe('atomicity', () => {
   it('a write that throws before its statement is queued rolls back the writes queued before it', async () => {
     const p = await newPartner(h.app);
     const before = await counts(h.database);
-    const uow = createUnitOfWork({ database: h.database, tokens: [TOKEN], log: createLogger('api-test', 'silent') });
-    const run = uow.run({ principal: TOKEN, idempotency: null, traceHeaders: {} }, async (tx, now, sendWithCommit) => {
+    const uow = createUnitOfWork({ database: h.database, tokens: TOKENS, principalSecret: PRINCIPAL_SECRET, log: createLogger('api-test', 'silent') });
+    const run = uow.run({ principal: 'p', legacyPrincipal: 'q', idempotency: null, traceHeaders: {} }, async (tx, now, sendWithCommit) => {
       const { state, events } = updatePartner((await lockPartner(tx, p.id))!, { nombre: 'Never saved' }, now);
       // The save is queued first; the event then fails its Avro schema in appendToOutbox.
       sendWithCommit(savePartner(tx, state));

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CliError } from './errors.ts';
 
@@ -25,8 +26,13 @@ export function parseTime(flag: string, value: string, now = Date.now()): Date {
   return d;
 }
 
+/** Postgres bigint's largest value: ids and cursors past it are refused here, not by the database. */
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
 export function parseId(value: string): bigint {
-  if (!/^\d+$/.test(value)) throw new CliError('USAGE', `"${value}" is not an outbox id (a positive integer)`);
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > MAX_BIGINT) {
+    throw new CliError('USAGE', `"${value}" is not an outbox id (a positive integer up to ${MAX_BIGINT})`);
+  }
   return BigInt(value);
 }
 
@@ -42,4 +48,30 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function parseUuid(flag: string, value: string): string {
   if (!UUID.test(value)) throw new CliError('USAGE', `--${flag}: "${value}" is not a UUID`);
   return value;
+}
+
+/** Text an operator gives that is stored and printed later (a skip reason): no control characters. */
+export function parseStoredText(flag: string, value: string, max: number): string {
+  const text = value.trim();
+  if (!text) throw new CliError('USAGE', `--${flag} must not be blank`);
+  if (text.length > max) throw new CliError('USAGE', `--${flag} is ${text.length} characters; at most ${max}`);
+  if (/[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u.test(text)) throw new CliError('USAGE', `--${flag} must not contain control characters`);
+  return text;
+}
+
+/**
+ * Who a retry or skip is recorded as (retried_by, skipped_by): `cli:<--by>`, else
+ * `cli:<the OS user>` (`cli:uid-<n>` for a user without a name, as in some containers).
+ */
+export function actorOf(by: string | undefined): string {
+  if (by !== undefined) {
+    const name = parseStoredText('by', by, 64);
+    if (!/^[\x21-\x7e]+$/.test(name)) throw new CliError('USAGE', '--by: use visible ASCII characters, no spaces (e.g. --by alice)');
+    return `cli:${name}`;
+  }
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return `cli:uid-${process.getuid?.() ?? 'unknown'}`;
+  }
 }

@@ -4,7 +4,7 @@ import { connectSql, listAuditEvents } from '@relevo/db/sql';
 import { env, parseEnv } from '@relevo/runtime';
 import { parse, parseId, parsePositive, parseTime, parseUuid } from './args.ts';
 import { CliError } from './errors.ts';
-import { color, table, toJson } from './format.ts';
+import { color, printable, table, toJson } from './format.ts';
 
 export const AUDIT_USAGE = 'usage: relevo audit [--partner ID] [--type T] [--topic T] [--since T] [--until T] [--limit N] [--cursor C] [--json]';
 
@@ -47,8 +47,8 @@ export async function runAudit(args: string[]): Promise<number> {
     process.stdout.write(table(
       ['event time', 'type', 'topic', 'partner', 'event id', 'receipt', 'message id'],
       rows.map((r) => [
-        r.event_time.toISOString(), r.event_type, r.topic, r.partner_id ?? '-', r.event_id,
-        `+${Math.max(0, r.received_at.getTime() - r.event_time.getTime())} ms`, color.dim(r.message_id),
+        r.event_time.toISOString(), printable(r.event_type), printable(r.topic), r.partner_id ?? '-', r.event_id,
+        `+${Math.max(0, r.received_at.getTime() - r.event_time.getTime())} ms`, color.dim(printable(r.message_id)),
       ]),
     ));
     if (next) process.stdout.write(`more: --cursor ${next}\n`);

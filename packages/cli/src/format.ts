@@ -1,4 +1,5 @@
-// Human output: aligned tables, colour only on a terminal, times relative and absolute.
+// Human output: aligned tables, colour only on a terminal, times relative and absolute, and
+// stored text made inert before it reaches the terminal.
 const tty = process.stdout.isTTY === true && !process.env.NO_COLOR;
 const paint = (code: number) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const color = { red: paint(31), green: paint(32), yellow: paint(33), dim: paint(2), bold: paint(1) };
@@ -30,9 +31,33 @@ export function stateColor(state: string): string {
   return state;
 }
 
-/** JSON that survives bigint ids. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
+/**
+ * Characters that act on a terminal or reorder what it shows: C0 and C1 controls (ESC and
+ * CSI start escape sequences), DEL, and the bidirectional overrides and isolates.
+ */
+const INERT = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+const escaped = (ch: string) => {
+  const code = ch.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};
+
+/**
+ * Stored text (an error, a skip reason, a payload) as it may be printed: each such
+ * character is shown as its escape (`\x1b`), so a reason holding `\x1b]0;…` or a clear-screen
+ * sequence prints as text instead of acting on the operator's terminal. test/cli-outbox.test.ts.
+ */
+export function printable(text: string): string {
+  return text.replace(INERT, escaped);
+}
+
+/**
+ * JSON that survives bigint ids, indented (0: one line, for NDJSON). JSON.stringify escapes C0 controls but not C1 ones or
+ * the bidirectional marks: those are written as \u escapes too, which parse back the same.
+ */
+export function toJson(value: unknown, indent = 2): string {
+  const json = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent) + '\n';
+  return json.replace(INERT, (ch) => (ch === '\n' ? ch : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 /** A one-line progress bar with rate and ETA on stderr (only on a terminal). */

@@ -26,8 +26,14 @@ export function lockIdempotencyKey(tx: Tx, principal: string, key: string): Prom
 /** A row of findIdempotencyRow; postgres.js parses the jsonb columns. */
 interface StoredIdempotencyRow { request_hash: string; status: number; body: unknown; headers: Record<string, string> }
 
-export function findIdempotencyRecord(tx: Tx, principal: string, key: string): Promise<IdempotencyRecord | null> {
-  return runPlan<StoredIdempotencyRow[]>(tx, findIdempotencyRow(), [principal, key]).then(([row]) => row
+/**
+ * The record of (principal, key), or of (earlierPrincipal, key): a record stored before
+ * the API keyed its principals (an HMAC of the token now, a bare hash of it then) is still
+ * replayed to the same token until retention deletes it, so a client retrying across the
+ * upgrade does not apply its request twice. packages/api/test/scopes.test.ts guards it.
+ */
+export function findIdempotencyRecord(tx: Tx, principal: string, key: string, earlierPrincipal: string): Promise<IdempotencyRecord | null> {
+  return runPlan<StoredIdempotencyRow[]>(tx, findIdempotencyRow(), [principal, key, earlierPrincipal]).then(([row]) => row
     ? { principal, key, requestHash: row.request_hash, status: row.status, body: row.body, headers: row.headers }
     : null);
 }

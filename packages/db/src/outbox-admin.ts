@@ -8,20 +8,24 @@ export interface RetrySelection {
   aggregateId?: string;
 }
 
-/** Re-queues parked rows (all, some ids, or one partner's); returns how many. */
-export async function retryParked(sql: postgres.Sql, selection: RetrySelection = {}): Promise<number> {
+/**
+ * Re-queues parked rows (all, some ids, or one partner's); returns how many. `actor` is who
+ * asked, kept as retried_by: `api:<token name>` from the API, `cli:<user>` from the CLI.
+ */
+export async function retryParked(sql: postgres.Sql, selection: RetrySelection, actor: string): Promise<number> {
   const result = await runQuery(sql, retryParkedRows({
     ...(selection.ids ? { ids: selection.ids.map(String) } : {}),
     ...(selection.aggregateId ? { aggregateId: selection.aggregateId } : {}),
+    actor,
   }));
   return result.count;
 }
 
-/** Marks one parked row skipped (done without publishing), releasing its partner. */
-export async function skipParked(sql: postgres.Sql, id: bigint | string, reason: string): Promise<number> {
-  const result = await sql.unsafe(`update outbox set skipped_at = now(), skip_reason = $2, claimed_by = null,
+/** Marks one parked row skipped (done without publishing), releasing its partner; `actor` is kept as skipped_by. */
+export async function skipParked(sql: postgres.Sql, id: bigint | string, reason: string, actor: string): Promise<number> {
+  const result = await sql.unsafe(`update outbox set skipped_at = now(), skip_reason = $2, skipped_by = $3, claimed_by = null,
       claimed_at = null, publish_sequence = null, publish_shard = null
-    where id = $1::bigint and ${UNSENT} and parked_at is not null`, [String(id), reason]);
+    where id = $1::bigint and ${UNSENT} and parked_at is not null`, [String(id), reason, actor]);
   return result.count;
 }
 

@@ -35,6 +35,9 @@ export interface OutboxRecord {
   parked_at: Date | null;
   skipped_at: Date | null;
   skip_reason: string | null;
+  skipped_by: string | null;
+  retried_by: string | null;
+  retried_at: Date | null;
   claimed_by: string | null;
   claimed_at: Date | null;
   publish_shard: number | null;
@@ -45,7 +48,7 @@ export interface OutboxRecord {
 
 const RECORD_COLUMNS = `id, event_id, ${STATE_SQL} as state, aggregate_type, aggregate_id, aggregate_version, event_type,
   topic, payload, schema_version, schema_fingerprint, headers, occurred_at, attempts, last_error, next_attempt_at,
-  parked_at, skipped_at, skip_reason, claimed_by, claimed_at, publish_shard, publish_sequence, sent_at, broker_message_id`;
+  parked_at, skipped_at, skip_reason, skipped_by, retried_by, retried_at, claimed_by, claimed_at, publish_shard, publish_sequence, sent_at, broker_message_id`;
 
 export interface StatusGroup {
   shard: number;

@@ -276,12 +276,14 @@ export function purgeIdempotencyBatch(i: { cutoff: Date; limit: number }): Query
 }
 
 /**
+/**
  * Puts parked rows back in line: attempts reset, no backoff; the relay picks them up on its
- * next drain, ahead of their partner's later rows.
+ * next drain, ahead of their partner's later rows. Records who did it.
  */
-export function retryParkedRows(i: { ids?: readonly string[]; aggregateId?: string }): Query {
-  return query('retry-parked-rows', `update outbox set parked_at = null, attempts = 0, next_attempt_at = null, last_error = null
+export function retryParkedRows(i: { ids?: readonly string[]; aggregateId?: string; actor: string }): Query {
+  return query('retry-parked-rows', `update outbox set parked_at = null, attempts = 0, next_attempt_at = null, last_error = null,
+         retried_by = $3, retried_at = now()
    where ${UNSENT} and parked_at is not null
      and ($1::bigint[] is null or id = any($1::bigint[]))
-     and ($2::uuid is null or aggregate_id = $2::uuid)`, [i.ids ?? null, i.aggregateId ?? null]);
+     and ($2::uuid is null or aggregate_id = $2::uuid)`, [i.ids ?? null, i.aggregateId ?? null, i.actor]);
 }

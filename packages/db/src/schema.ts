@@ -64,6 +64,11 @@ export const outbox = pgTable('outbox', {
   parkedAt: tz('parked_at'),
   skippedAt: tz('skipped_at'),
   skipReason: text('skip_reason'),
+  /** Who skipped the row: `api:<token name>` or `cli:<user>` (outbox-admin.ts). */
+  skippedBy: text('skipped_by'),
+  /** Who last put the row back in line after it was parked, and when. */
+  retriedBy: text('retried_by'),
+  retriedAt: tz('retried_at'),
   claimedBy: text('claimed_by'),
   claimedAt: tz('claimed_at'),
   publishShard: smallint('publish_shard'),

@@ -73,9 +73,15 @@ export function lockIdempotencyKeyRow(): string {
   return `select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 7340))`;
 }
 
-/** The stored response (postgres.js parses its jsonb body and headers). Params: $1 principal, $2 key. */
+/**
+ * The stored response (postgres.js parses its jsonb body and headers), under the caller's
+ * principal or, failing that, under the principal its token had before principals were
+ * keyed (idempotency.ts says why). Two primary-key lookups. Params: $1 principal, $2 key,
+ * $3 the earlier principal.
+ */
 export function findIdempotencyRow(): string {
-  return `select request_hash, status, body, headers from idempotency_keys where principal = $1 and key = $2`;
+  return `select request_hash, status, body, headers from idempotency_keys
+    where principal in ($1, $3) and key = $2 order by principal = $1 desc limit 1`;
 }
 
 /** Params: $1 principal, $2 key, $3 request_hash, $4 status, $5 body (jsonb text), $6 headers (jsonb text). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redact } from './redact.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -8,18 +9,27 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables that are a secret as a whole (API_TOKENS, PULSAR_TOKEN, API_PRINCIPAL_SECRET): never shown. */
+const SECRET_NAME = /(?:^|_)(?:TOKENS?|SECRET|PASSWORD|CREDENTIALS?)$/;
+
+/** How a bad value is quoted in a message: a secret variable's value not at all, any other redacted. */
+export function shownValue(name: string, value: string): string {
+  return SECRET_NAME.test(name) ? `(${value.length} characters, not shown)` : JSON.stringify(redact(value));
+}
+
 /**
  * Parses environment variables with a zod object schema. Every bad value is reported on
- * its own line naming the variable, so an operator can fix them all in one go.
+ * its own line naming the variable, so an operator can fix them all in one go. No line
+ * carries a secret: see shownValue (guarded by test/config-values.test.ts).
  */
-export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function parseEnv<S extends z.ZodType<unknown, Record<string, unknown>>>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(environment)');
     const value = env[name];
-    const shown = value === undefined ? `${name} is not set` : `${name}=${JSON.stringify(value)} is invalid`;
-    return `config: ${shown}: ${issue.message}`;
+    const shown = value === undefined ? `${name} is not set` : `${name}=${shownValue(name, value)} is invalid`;
+    return redact(`config: ${shown}: ${issue.message}`);
   });
   throw new ConfigError(lines.join('\n'));
 }

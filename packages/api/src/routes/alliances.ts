@@ -4,7 +4,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { findPartner, listPartnerAllianceEvents } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { NotFoundError, ValidationError } from '../problems.ts';
-import { IdParams, PageQuery } from '../schemas.ts';
+import { IdParams, MAX_BIGINT, PageQuery } from '../schemas.ts';
 import { PROBLEM_RESPONSES, SECURITY } from './common.ts';
 import type { Hook } from './hook.ts';
 
@@ -25,16 +25,18 @@ export const AllianceEventPage = z.object({
 }).openapi('AllianceEventPage');
 
 export const listAllianceEventsRoute = createRoute({
-  method: 'get', path: '/partners/{id}/alliances', tags: ['alliances'], security: SECURITY,
+  method: 'get', path: '/partners/{id}/alliances', tags: ['alliances'], security: SECURITY.read,
   summary: "A partner's alliance events from gestion-de-alianzas, oldest first, cursor-paged",
   request: { params: IdParams, query: PageQuery },
   responses: { 200: { description: 'one page of alliance events', content: { 'application/json': { schema: AllianceEventPage } } }, ...PROBLEM_RESPONSES },
 });
 
 const encode = (id: bigint) => Buffer.from(`alliance:${id}`, 'utf8').toString('base64url');
+/** The id a cursor names; null for anything this API did not give out, an id past bigint's range included. */
 function decode(cursor: string): bigint | null {
   const m = /^alliance:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return m ? BigInt(m[1]!) : null;
+  const id = m ? BigInt(m[1]!) : null;
+  return id !== null && id <= MAX_BIGINT ? id : null;
 }
 
 export function allianceRoutes(deps: AppDeps, defaultHook: Hook): OpenAPIHono<AppEnv> {

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { Integration, Partner } from '@relevo/domain';
 import { traceHeadersOf } from '@relevo/runtime';
+import type { Scope } from '../auth.ts';
 import type { AppEnv } from '../context.ts';
 import { idempotencyRequest, IDEMPOTENCY_HEADER } from '../idempotency.ts';
 import { PROBLEM_CONTENT_TYPE } from '../problems.ts';
@@ -58,8 +59,10 @@ export function writeRequest(c: Context<AppEnv>, body: unknown, idempotent: bool
   const traceHeaders = traceHeadersOf(c.get('span'));
   const baggage = c.req.header('baggage');
   if (baggage !== undefined && baggage.length <= MAX_BAGGAGE_LENGTH) traceHeaders.baggage = baggage;
+  const caller = c.get('caller');
   return {
-    principal: c.get('principal'),
+    principal: caller.principal,
+    legacyPrincipal: caller.legacyPrincipal,
     idempotency: idempotent ? idempotencyRequest(c.req.header(IDEMPOTENCY_HEADER), c.req.method, c.req.path, body) : null,
     traceHeaders,
   };
@@ -73,6 +76,7 @@ const problem = (description: string) => ({
 export const PROBLEM_RESPONSES = {
   400: problem('invalid request: `errors` lists the failing field paths'),
   401: problem('missing or invalid bearer token'),
+  403: problem("the token lacks the operation's scope"),
   404: problem('no such resource'),
   503: problem('the database is unavailable'),
 } as const;
@@ -86,4 +90,12 @@ export const WRITE_PROBLEM_RESPONSES = {
   422: problem('Idempotency-Key reused with another request'),
 } as const;
 
-export const SECURITY = [{ bearerAuth: [] }];
+/**
+ * The scope each operation needs, as OpenAPI security requirements. requireScope (auth.ts)
+ * is what enforces it; packages/api/test/scopes.test.ts checks that both say the same.
+ */
+export const SECURITY: Record<Scope, { bearerAuth: string[] }[]> = {
+  read: [{ bearerAuth: ['read'] }],
+  write: [{ bearerAuth: ['write'] }],
+  operator: [{ bearerAuth: ['operator'] }],
+};

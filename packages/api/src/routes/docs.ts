@@ -1,5 +1,7 @@
 // /openapi.json (generated from the zod schemas of the routes) and /docs, a self-contained
-// HTML page rendered on the server from that same document: no CDN, no script.
+// HTML page rendered on the server from that same document: no CDN, no script, and a CSP
+// that lets nothing else in either (only its own style sheet, by hash).
+import { createHash } from 'node:crypto';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../context.ts';
 
@@ -19,8 +21,24 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
   let cached: Doc | undefined;
   const doc = () => (cached ??= app.getOpenAPI31Document(DOC_CONFIG));
   app.get('/openapi.json', (c) => c.json(doc()));
-  app.get('/docs', (c) => c.html(renderDocs(doc())));
+  app.get('/docs', (c) => {
+    c.header('Content-Security-Policy', DOCS_CSP);
+    return c.html(renderDocs(doc()));
+  });
 }
+
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;max-width:80rem}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.4rem;vertical-align:top;text-align:left}
+code.m{font-weight:bold}.get{color:#0a6}.post{color:#06c}.patch{color:#a60}.delete{color:#c00}
+pre{background:#f6f6f6;padding:.5rem;overflow:auto}
+`;
+
+/** No script, no frame, no form, no other origin: the page's one style element, by its hash. */
+const DOCS_CSP = [
+  "default-src 'none'", `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
+  "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'",
+].join('; ');
 
 const esc = (s: unknown) =>
   String(s ?? '').replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
@@ -52,12 +70,7 @@ export function renderDocs(doc: Doc): string {
     .map(([name, s]) => `<h3 id="${esc(name)}">${esc(name)}</h3><pre>${esc(JSON.stringify(s, null, 2))}</pre>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(doc.info.title)}</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2rem;max-width:80rem}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.4rem;vertical-align:top;text-align:left}
-code.m{font-weight:bold}.get{color:#0a6}.post{color:#06c}.patch{color:#a60}.delete{color:#c00}
-pre{background:#f6f6f6;padding:.5rem;overflow:auto}
-</style></head><body>
+<style>${STYLE}</style></head><body>
 <h1>${esc(doc.info.title)} <small>${esc(doc.info.version)}</small></h1>
 <p>${esc(doc.info.description)}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a>. 🔒 = needs <code>Authorization: Bearer &lt;token&gt;</code>.

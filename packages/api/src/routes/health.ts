@@ -1,5 +1,5 @@
 // Liveness, readiness (the database answers `select 1`), the OpenAPI document and its docs page.
-// All public: no bearer token.
+// All public: no bearer token, so a failed readiness check says no more than that it failed.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { DatabaseUnavailableError, PROBLEM_CONTENT_TYPE } from '../problems.ts';
@@ -7,6 +7,7 @@ import { ProblemSchema } from '../schemas.ts';
 import type { Hook } from './hook.ts';
 
 const READY_TIMEOUT_MS = 2_000;
+const NOT_READY = 'the API cannot serve requests yet: its database check failed (the reason is in the API log)';
 const Status = z.object({ status: z.literal('ok') }).openapi('HealthStatus');
 const tags = ['health'];
 
@@ -29,13 +30,15 @@ export function healthRoutes(deps: AppDeps, defaultHook: Hook): OpenAPIHono<AppE
   app.openapi(readyRoute, async (c) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DatabaseUnavailableError('the database did not answer in time')), READY_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`the database did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
     });
     try {
       await Promise.race([deps.database.sql`select 1`, timeout]);
     } catch (err) {
-      if (err instanceof DatabaseUnavailableError) throw err;
-      throw new DatabaseUnavailableError(`the database check failed: ${(err as Error).message ?? String(err)}`);
+      // The endpoint is public: the driver's error names hosts, ports, roles and why the
+      // login failed. The log gets it; the caller only learns that the API is not ready.
+      deps.log.warn({ err }, 'readiness check failed');
+      throw new DatabaseUnavailableError(NOT_READY);
     } finally {
       clearTimeout(timer);
     }

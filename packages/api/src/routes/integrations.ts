@@ -22,26 +22,26 @@ const integrationResponse = (description: string) => ({
 const tags = ['integrations'];
 
 export const createIntegrationRoute = createRoute({
-  method: 'post', path: '/partners/{id}/integrations', tags, security: SECURITY,
+  method: 'post', path: '/partners/{id}/integrations', tags, security: SECURITY.write,
   summary: 'Create an integration for a partner (emits IntegracionCreada; bumps the partner version)',
   request: { params: IdParams, headers: WriteHeaders, body: { required: true, content: json(CreateIntegrationBody) } },
   responses: { 201: integrationResponse('the new integration'), ...WRITE_PROBLEM_RESPONSES },
 });
 
 export const listIntegrationsRoute = createRoute({
-  method: 'get', path: '/partners/{id}/integrations', tags, security: SECURITY, summary: "List a partner's integrations, cursor-paged",
+  method: 'get', path: '/partners/{id}/integrations', tags, security: SECURITY.read, summary: "List a partner's integrations, cursor-paged",
   request: { params: IdParams, query: PageQuery },
   responses: { 200: { description: 'one page of integrations', content: json(IntegrationPage) }, ...PROBLEM_RESPONSES },
 });
 
 export const getIntegrationRoute = createRoute({
-  method: 'get', path: '/integrations/{id}', tags, security: SECURITY, summary: 'Read an integration',
+  method: 'get', path: '/integrations/{id}', tags, security: SECURITY.read, summary: 'Read an integration',
   request: { params: IdParams },
   responses: { 200: integrationResponse('the integration'), ...PROBLEM_RESPONSES },
 });
 
 export const revokeIntegrationRoute = createRoute({
-  method: 'post', path: '/integrations/{id}/revoke', tags, security: SECURITY,
+  method: 'post', path: '/integrations/{id}/revoke', tags, security: SECURITY.write,
   summary: 'Revoke an integration (emits IntegracionRevocada; bumps the partner version)',
   request: { params: IdParams, headers: WriteHeaders, body: { required: true, content: json(RevokeIntegrationBody) } },
   responses: { 200: integrationResponse('the revoked integration'), ...WRITE_PROBLEM_RESPONSES },

@@ -1,6 +1,6 @@
 // GET /outbox: a page for operators. The page itself holds no data and is public; its script
-// asks for an API token once (kept in sessionStorage, for this tab only) and calls the
-// /v1/outbox endpoints with it. Every value from the server is written with textContent,
+// asks for a token with the operator scope once (kept in sessionStorage, for this tab only)
+// and calls the /v1/outbox endpoints with it; Retry and Skip are recorded under its name. Every value from the server is written with textContent,
 // never as HTML, and a per-response nonce is the only way a script or style runs.
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
@@ -84,8 +84,7 @@ const SCRIPT = `
 
   async function act(row, action, body, done) {
     try {
-      await api('/v1/outbox/' + encodeURIComponent(row.id) + '/' + action, body);
-      say(done, 'ok');
+      say(done(await api('/v1/outbox/' + encodeURIComponent(row.id) + '/' + action, body)), 'ok');
     } catch (err) {
       say('Row ' + row.id + ': ' + err.message, 'error');
     }
@@ -96,22 +95,26 @@ const SCRIPT = `
     const actions = document.createElement('td');
     actions.className = 'actions';
     actions.append(
-      actionButton('Retry', row, () => act(row, 'retry', {}, 'Row ' + row.id + ' re-queued; the relay was woken.')),
+      actionButton('Retry', row, () => act(row, 'retry', {},
+        (done) => 'Row ' + row.id + ' re-queued by ' + done.retried_by + '; the relay was woken.')),
       ' ',
       actionButton('Skip', row, () => {
         const reason = prompt('Skip row ' + row.id + ' (' + row.event_type + '): why will it never be published?');
         if (reason === null) return;
         if (!reason.trim()) return say('Row ' + row.id + ' not skipped: a reason is required.', 'error');
-        act(row, 'skip', { reason: reason.trim() }, 'Row ' + row.id + ' skipped; its partner is released.');
+        act(row, 'skip', { reason: reason.trim() },
+          (done) => 'Row ' + row.id + ' skipped by ' + done.skipped_by + '; its partner is released.');
       }),
     );
+    const retried = row.retried_at ? when(row.retried_at) + ' by ' + (row.retried_by || 'unknown') : '';
     return [cell(row.id, 'num'), cell(row.event_type), cell(row.aggregate_id), cell(row.aggregate_version, 'num'),
-      cell(row.attempts, 'num'), cell(row.last_error, 'error'), cell(when(row.parked_at)), actions];
+      cell(row.attempts, 'num'), cell(row.last_error, 'error'), cell(when(row.parked_at)), cell(retried), actions];
   }
 
   async function refresh() {
     try {
-      const [status, parked] = await Promise.all([api('/v1/outbox/status'), api('/v1/outbox/parked?limit=100')]);
+      const [status, parked, skipped] = await Promise.all([
+        api('/v1/outbox/status'), api('/v1/outbox/parked?limit=100'), api('/v1/outbox/skipped?limit=20')]);
       for (const state of ['pending', 'backoff', 'parked', 'sent', 'skipped']) $('total-' + state).textContent = String(status.totals[state]);
       $('oldest').textContent = status.oldest_unsent
         ? when(status.oldest_unsent) + ' (' + status.publish_lag_seconds.toFixed(1) + ' s ago)' : 'none';
@@ -121,9 +124,12 @@ const SCRIPT = `
       fill($('topics').tBodies[0], status.by_topic.map((t) => [cell(t.topic), ...counts(t.counts)]));
       fill($('parked').tBodies[0], parked.items.map(parkedRow));
       $('no-parked').hidden = parked.items.length > 0;
+      fill($('skipped').tBodies[0], skipped.items.map((row) => [cell(row.id, 'num'), cell(row.event_type), cell(row.aggregate_id),
+        cell(when(row.skipped_at)), cell(row.skipped_by || 'unknown'), cell(row.skip_reason, 'error')]));
+      $('no-skipped').hidden = skipped.items.length > 0;
       $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
     } catch (err) {
-      if (err.status === 401) {
+      if (err.status === 401 || err.status === 403) {
         sessionStorage.removeItem(TOKEN_KEY);
         showLogin('The token was refused: ' + err.message);
       } else {
@@ -154,7 +160,7 @@ const SCRIPT = `
   $('login').addEventListener('submit', (e) => {
     e.preventDefault();
     const token = $('token').value.trim();
-    if (!token) return say('Enter an API token.', 'error');
+    if (!token) return say('Enter an operator token.', 'error');
     sessionStorage.setItem(TOKEN_KEY, token);
     $('token').value = '';
     say('', '');
@@ -188,7 +194,7 @@ function page(nonce: string): string {
 <body>
 <h1>relevo · outbox</h1>
 <form id="login" hidden>
-  <label for="token">API token</label>
+  <label for="token">Operator token</label>
   <input id="token" type="password" autocomplete="off" required>
   <button type="submit">Sign in</button>
 </form>
@@ -212,9 +218,16 @@ function page(nonce: string): string {
   then Retry; or Skip it, with the reason, to release the partner without publishing it.</p>
   <table id="parked" aria-label="Parked rows">
     <thead><tr><th scope="col">Id</th><th scope="col">Event</th><th scope="col">Partner</th><th scope="col">Version</th>
-      <th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col">Parked since</th><th scope="col">Actions</th></tr></thead>
+      <th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col">Parked since</th><th scope="col">Last retried</th>
+      <th scope="col">Actions</th></tr></thead>
     <tbody></tbody></table>
   <p id="no-parked" hidden>No parked rows.</p>
+  <h2>Recently skipped</h2>
+  <table id="skipped" aria-label="Skipped rows">
+    <thead><tr><th scope="col">Id</th><th scope="col">Event</th><th scope="col">Partner</th><th scope="col">Skipped</th>
+      <th scope="col">By</th><th scope="col">Reason</th></tr></thead>
+    <tbody></tbody></table>
+  <p id="no-skipped" hidden>No skipped rows.</p>
 </main>
 <script nonce="${nonce}">${SCRIPT}</script>
 </body>

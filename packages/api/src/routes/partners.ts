@@ -23,38 +23,38 @@ const partnerResponse = (description: string) => ({
 const tags = ['partners'];
 
 export const createPartnerRoute = createRoute({
-  method: 'post', path: '/partners', tags, security: SECURITY, summary: 'Create a partner (emits PartnerCreado)',
+  method: 'post', path: '/partners', tags, security: SECURITY.write, summary: 'Create a partner (emits PartnerCreado)',
   request: { headers: IdempotencyHeaders, body: { required: true, content: json(CreatePartnerBody) } },
   responses: { 201: partnerResponse('the new partner'), ...WRITE_PROBLEM_RESPONSES },
 });
 
 export const listPartnersRoute = createRoute({
-  method: 'get', path: '/partners', tags, security: SECURITY, summary: 'List live partners (also deleted ones with include_deleted=true), filtered by estado / estado_kyc, cursor-paged',
+  method: 'get', path: '/partners', tags, security: SECURITY.read, summary: 'List live partners (also deleted ones with include_deleted=true), filtered by estado / estado_kyc, cursor-paged',
   request: { query: ListPartnersQuery },
   responses: { 200: { description: 'one page of partners', content: json(PartnerPage) }, ...PROBLEM_RESPONSES },
 });
 
 export const getPartnerRoute = createRoute({
-  method: 'get', path: '/partners/{id}', tags, security: SECURITY, summary: 'Read a partner (a deleted one has deleted_at set)',
+  method: 'get', path: '/partners/{id}', tags, security: SECURITY.read, summary: 'Read a partner (a deleted one has deleted_at set)',
   request: { params: IdParams },
   responses: { 200: partnerResponse('the partner'), ...PROBLEM_RESPONSES },
 });
 
 export const updatePartnerRoute = createRoute({
-  method: 'patch', path: '/partners/{id}', tags, security: SECURITY,
+  method: 'patch', path: '/partners/{id}', tags, security: SECURITY.write,
   summary: 'Change nombre / email / estado (emits PartnerActualizado; a patch that changes nothing emits nothing)',
   request: { params: IdParams, headers: IfMatchHeaders, body: { required: true, content: json(UpdatePartnerBody) } },
   responses: { 200: partnerResponse('the partner after the change'), ...WRITE_PROBLEM_RESPONSES },
 });
 
 export const deletePartnerRoute = createRoute({
-  method: 'delete', path: '/partners/{id}', tags, security: SECURITY, summary: 'Soft-delete a partner (emits PartnerEliminado)',
+  method: 'delete', path: '/partners/{id}', tags, security: SECURITY.write, summary: 'Soft-delete a partner (emits PartnerEliminado)',
   request: { params: IdParams, headers: IfMatchHeaders },
   responses: { 200: partnerResponse('the deleted partner'), ...WRITE_PROBLEM_RESPONSES },
 });
 
 export const kycRoute = createRoute({
-  method: 'post', path: '/partners/{id}/kyc', tags, security: SECURITY,
+  method: 'post', path: '/partners/{id}/kyc', tags, security: SECURITY.write,
   summary: 'Record a KYC result (emits KYCVerificado to eventos-partners and administracion-financiera-compliance)',
   request: { params: IdParams, headers: WriteHeaders, body: { required: true, content: json(KycBody) } },
   responses: { 200: partnerResponse('the partner after the KYC result'), ...WRITE_PROBLEM_RESPONSES },

@@ -5,8 +5,9 @@ import { createLogger } from '@relevo/runtime';
 import { createApp, type App, type AppDeps } from '../../src/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database.ts';
 
-export const TOKEN = 'test-token-1';
-export const OTHER_TOKEN = 'test-token-2';
+import { PRINCIPAL_SECRET, TOKEN, TOKENS } from './tokens.ts';
+
+export { OTHER_TOKEN, TOKEN } from './tokens.ts';
 
 export interface Harness {
   testDb: TestDatabase;
@@ -24,7 +25,8 @@ export async function createHarness(): Promise<Harness> {
   const committed: string[][] = [];
   const base: AppDeps = {
     database,
-    tokens: [TOKEN, OTHER_TOKEN],
+    tokens: TOKENS,
+    principalSecret: PRINCIPAL_SECRET,
     log: createLogger('api-test', 'silent'),
     onCommitted: (ids) => { committed.push(ids); },
   };

@@ -1,7 +1,7 @@
 import { OUTBOX_STATES, listOutbox, type OutboxState } from '@relevo/db/sql';
 import { CliError } from '../errors.ts';
 import { parse, parseId, parsePositive, parseTime, parseUuid } from '../args.ts';
-import { relative, stateColor, table, toJson } from '../format.ts';
+import { printable, relative, stateColor, table, toJson } from '../format.ts';
 import type { Context } from './context.ts';
 
 export async function list(ctx: Context, args: string[]): Promise<number> {
@@ -36,7 +36,7 @@ export async function list(ctx: Context, args: string[]): Promise<number> {
   }
   process.stdout.write(table(
     ['id', 'state', 'event type', 'topic', 'partner', 'v', 'occurred', 'attempts'],
-    rows.map((r) => [r.id.toString(), stateColor(r.state), r.event_type, r.topic, r.aggregate_id, String(r.aggregate_version), relative(r.occurred_at), String(r.attempts)]),
+    rows.map((r) => [r.id.toString(), stateColor(r.state), printable(r.event_type), printable(r.topic), r.aggregate_id, String(r.aggregate_version), relative(r.occurred_at), String(r.attempts)]),
   ));
   if (next) process.stdout.write(`more: --cursor ${next}\n`);
   return 0;

@@ -12,7 +12,7 @@ import { messageProperties, topicUrl } from '@relevo/relay';
 import { env, parseEnv } from '@relevo/runtime';
 import { CliError } from '../errors.ts';
 import { parse, parseId, parsePositive, parseTime, parseUuid } from '../args.ts';
-import { progress, toJson } from '../format.ts';
+import { printable, progress, toJson } from '../format.ts';
 import type { Context } from './context.ts';
 
 const brokerEnv = z.object({
@@ -54,7 +54,7 @@ export async function replay(ctx: Context, args: string[]): Promise<number> {
     const preview = await listSentForReplay(ctx.sql, selection, after, 20);
     process.stdout.write(values.json
       ? toJson({ would_replay: total, first: preview.map((r) => ({ id: r.id, event_id: r.event_id, type: r.event_type, topic: r.topic })) })
-      : `would replay ${total} event(s); first ${preview.length}:\n${preview.map((r) => `  ${r.id} ${r.event_type} → ${r.topic} (${r.aggregate_id} v${r.aggregate_version})`).join('\n')}\n`);
+      : `would replay ${total} event(s); first ${preview.length}:\n${preview.map((r) => `  ${r.id} ${printable(r.event_type)} → ${printable(r.topic)} (${r.aggregate_id} v${r.aggregate_version})`).join('\n')}\n`);
     return 0;
   }
 

@@ -2,8 +2,8 @@ import { blockingRow, findOutboxRows, type OutboxRecord } from '@relevo/db/sql';
 import { decodeEvent, encodeEvent, type IntegrationEvent } from '@relevo/events';
 import { messageProperties } from '@relevo/relay';
 import { CliError } from '../errors.ts';
-import { parse } from '../args.ts';
-import { color, stateColor, toJson, when } from '../format.ts';
+import { parse, parseId } from '../args.ts';
+import { color, printable, stateColor, toJson, when } from '../format.ts';
 import type { Context } from './context.ts';
 
 /** Why an unsent row has not gone out yet, in the order the relay would check. */
@@ -38,6 +38,7 @@ export async function show(ctx: Context, args: string[]): Promise<number> {
   const ref = positionals[0];
   if (!ref || positionals.length > 1) throw new CliError('USAGE', 'usage: relevo outbox show <outbox id | event id> [--json]');
   if (!/^\d+$/.test(ref) && !/^[0-9a-f-]{36}$/i.test(ref)) throw new CliError('USAGE', `"${ref}" is neither an outbox id nor an event id (UUID)`);
+  if (/^\d+$/.test(ref)) parseId(ref);
   const rows = await findOutboxRows(ctx.sql, ref);
   if (rows.length === 0) throw new CliError('NOT_FOUND', `no outbox row with ${/^\d+$/.test(ref) ? 'id' : 'event id'} ${ref}`);
   const views = await Promise.all(rows.map(async (row) => ({ row, wire: wire(row), why_unsent: await whyUnsent(ctx, row) })));
@@ -45,22 +46,25 @@ export async function show(ctx: Context, args: string[]): Promise<number> {
     process.stdout.write(toJson(views));
     return 0;
   }
+  // Every stored value goes through printable (p) before it reaches the terminal.
+  const p = (v: unknown) => printable(typeof v === 'string' ? v : JSON.stringify(v) ?? '');
   for (const { row, wire: w, why_unsent } of views) {
     const out = process.stdout;
     out.write(`${color.bold(`outbox row ${row.id}`)}  ${stateColor(row.state)}\n`);
-    out.write(`event      ${row.event_id} ${row.event_type} → ${row.topic}\n`);
+    out.write(`event      ${row.event_id} ${p(row.event_type)} → ${p(row.topic)}\n`);
     out.write(`partner    ${row.aggregate_id} version ${row.aggregate_version}\n`);
     out.write(`occurred   ${when(row.occurred_at)}\n`);
-    out.write(`attempts   ${row.attempts}${row.last_error ? `, last error: ${row.last_error}` : ''}\n`);
+    out.write(`attempts   ${row.attempts}${row.last_error ? `, last error: ${p(row.last_error)}` : ''}\n`);
+    if (row.retried_at) out.write(`retried    ${when(row.retried_at)} by ${p(row.retried_by ?? 'unknown')}\n`);
     out.write(`sequence   ${row.publish_sequence ?? '-'} (shard ${row.publish_shard ?? '-'})\n`);
-    out.write(`sent       ${when(row.sent_at)}${sentAs(row)}\n`);
-    if (row.skipped_at) out.write(`skipped    ${when(row.skipped_at)}: ${row.skip_reason ?? ''}\n`);
-    if (why_unsent) out.write(`${color.yellow('why unsent')} ${why_unsent}\n`);
-    out.write(`payload    ${JSON.stringify(row.payload)}\n`);
-    out.write(`properties ${JSON.stringify(w.properties)}\n`);
+    out.write(`sent       ${when(row.sent_at)}${p(sentAs(row))}\n`);
+    if (row.skipped_at) out.write(`skipped    ${when(row.skipped_at)} by ${p(row.skipped_by ?? 'unknown')}: ${p(row.skip_reason ?? '')}\n`);
+    if (why_unsent) out.write(`${color.yellow('why unsent')} ${p(why_unsent)}\n`);
+    out.write(`payload    ${p(row.payload)}\n`);
+    out.write(`properties ${p(w.properties)}\n`);
     out.write(w.error
-      ? `${color.red('avro')}       cannot encode: ${w.error}\n`
-      : `avro       ${w.avro_bytes} bytes ${w.avro_hex}\ndecoded    ${JSON.stringify(w.decoded)}\n`);
+      ? `${color.red('avro')}       cannot encode: ${p(w.error)}\n`
+      : `avro       ${w.avro_bytes} bytes ${w.avro_hex}\ndecoded    ${p(w.decoded)}\n`);
     out.write('\n');
   }
   return 0;

@@ -1,7 +1,7 @@
 import { outboxStatus, stateTotals } from '@relevo/db/sql';
 import type { Context } from './context.ts';
 import { parse } from '../args.ts';
-import { color, relative, table, toJson } from '../format.ts';
+import { color, printable, relative, table, toJson } from '../format.ts';
 
 export async function status(ctx: Context, args: string[]): Promise<number> {
   const { values } = parse(args, {});
@@ -19,11 +19,11 @@ export async function status(ctx: Context, args: string[]): Promise<number> {
   out.write(`relays draining now: ${s.activeDrains.length ? s.activeDrains.map((d) => `shard ${d.shard} since ${relative(d.started_on)}`).join(', ') : 'none'}\n\n`);
   const unsentGroups = s.groups.filter((g) => g.state !== 'sent' && g.state !== 'skipped');
   out.write(unsentGroups.length
-    ? table(['shard', 'topic', 'event type', 'state', 'rows'], unsentGroups.map((g) => [String(g.shard), g.topic, g.event_type, g.state, String(g.count)]))
+    ? table(['shard', 'topic', 'event type', 'state', 'rows'], unsentGroups.map((g) => [String(g.shard), printable(g.topic), printable(g.event_type), g.state, String(g.count)]))
     : 'nothing unsent\n');
   if (s.parkedPartners.length) {
     out.write(`\n${color.red('parked partners')}\n`);
-    out.write(table(['partner', 'parked', 'first error'], s.parkedPartners.map((p) => [p.aggregate_id, String(p.parked), (p.first_error ?? '').slice(0, 80)])));
+    out.write(table(['partner', 'parked', 'first error'], s.parkedPartners.map((p) => [p.aggregate_id, String(p.parked), printable((p.first_error ?? '').slice(0, 80))])));
   }
   return 0;
 }

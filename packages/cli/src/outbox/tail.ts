@@ -2,7 +2,7 @@
 // commit → broker receipt latency, until Ctrl-C.
 import { followSent, type OutboxRecord } from '@relevo/db/sql';
 import { parse, parseUuid } from '../args.ts';
-import { color } from '../format.ts';
+import { color, printable, toJson } from '../format.ts';
 import type { Context } from './context.ts';
 
 export async function tail(ctx: Context, args: string[]): Promise<number> {
@@ -19,9 +19,9 @@ export async function tail(ctx: Context, args: string[]): Promise<number> {
   const print = (r: OutboxRecord) => {
     const latency = r.sent_at!.getTime() - r.occurred_at.getTime();
     process.stdout.write(values.json
-      ? JSON.stringify({ id: r.id.toString(), event_id: r.event_id, type: r.event_type, topic: r.topic, partner: r.aggregate_id,
-        version: r.aggregate_version, occurred_at: r.occurred_at, sent_at: r.sent_at, commit_to_receipt_ms: latency, message_id: r.broker_message_id }) + '\n'
-      : `${r.sent_at!.toISOString()} ${color.green(r.event_type.padEnd(19))} ${r.topic} ${r.aggregate_id} v${r.aggregate_version} ${latency} ms ${color.dim(r.broker_message_id ?? 'already on the broker')}\n`);
+      ? toJson({ id: r.id.toString(), event_id: r.event_id, type: r.event_type, topic: r.topic, partner: r.aggregate_id,
+        version: r.aggregate_version, occurred_at: r.occurred_at, sent_at: r.sent_at, commit_to_receipt_ms: latency, message_id: r.broker_message_id }, 0)
+      : `${r.sent_at!.toISOString()} ${color.green(printable(r.event_type).padEnd(19))} ${printable(r.topic)} ${r.aggregate_id} v${r.aggregate_version} ${latency} ms ${color.dim(printable(r.broker_message_id ?? 'already on the broker'))}\n`);
   };
   try {
     await followSent(ctx.sql, filter, {
