@@ -7,7 +7,7 @@
 // For each: claim latency (p50 of repeated claim+rollback of 500 rows) with no history and
 // after a million sent rows, and the cost of marking rows sent (rows/s).
 import postgres from 'postgres';
-import { claimBatch, ensureShards, markSent, runQuery } from '@relevo/db';
+import { claimBatch, ensureShards, markSent, requestLayout, runQuery } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
 
 const BACKLOG = 20_000;
@@ -35,7 +35,7 @@ async function claimLatency(sql: postgres.Sql): Promise<number> {
     const t0 = performance.now();
     await sql.begin(async (tx) => {
       const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-      await runQuery(tx, claimBatch({ shard: 0, range: { from: 0, to: 2 ** 31 }, limit: 500, relayId: 'bench', lockPid: session!.pid, held: [] }));
+      await runQuery(tx, claimBatch({ shard: 0, range: { from: 0, to: 2 ** 31 }, limit: 500, relayId: 'bench', lockPid: session!.pid, held: [], generation: 1 }));
       await tx.unsafe('rollback');
     }).catch(() => undefined);
     times.push(performance.now() - t0);
@@ -65,6 +65,7 @@ async function measure(layout: 'A' | 'B', historyRows: number) {
   const sql = postgres(db.url, { max: 2, onnotice: () => {}, types: { bigint: postgres.BigInt } });
   try {
     await runQuery(sql, ensureShards({ shards: 1 }));
+    await requestLayout(sql, 1, 'bench-claim-cost');
     if (layout === 'B') {
       await sql.unsafe(`create table outbox_history (id bigint, event_id uuid, aggregate_id uuid, event_type text, topic text,
         payload jsonb, occurred_at timestamptz, sent_at timestamptz not null, broker_message_id text) partition by range (sent_at)`);

@@ -7,7 +7,7 @@
 //      one producer per shard, the relay's batching (1,000 msgs / 1 ms) and window.
 import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
-import { claimBatch, connectSql, ensureShards, markSent, runQuery, shardRange, type ClaimedRow } from '@relevo/db';
+import { claimBatch, connectSql, ensureShards, markSent, requestLayout, runQuery, shardRange, type ClaimedRow } from '@relevo/db';
 import { toOutgoingMessage } from '@relevo/relay';
 import { adminUrl, startBroker } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
@@ -49,7 +49,7 @@ export async function claimMarkRound(url: string, pool: postgres.Sql, shards: nu
       let marking: Promise<unknown> = Promise.resolve();
       while (done < maxRows && performance.now() < end) {
         const t0 = performance.now();
-        const rows = await runQuery(conns[i]!, claimBatch({ shard, range, limit: batch, relayId: 'bench-limits', lockPid: pids[i]!, held: [] }));
+        const rows = await runQuery(conns[i]!, claimBatch({ shard, range, limit: batch, relayId: 'bench-limits', lockPid: pids[i]!, held: [], generation: 1 }));
         claimMs.push(performance.now() - t0);
         if (rows.length === 0) break;
         await marking;
@@ -82,6 +82,7 @@ export async function runLimits(opts: { rows: number; shards?: number; batchSize
   try {
     await loadBacklog(pool, opts.rows);
     await runQuery(pool, ensureShards({ shards }));
+    await requestLayout(pool, shards, 'bench-limits');
     // The encoded size of the messages the relay sends for these rows (Avro body only).
     const sample = await pool.unsafe<ClaimedRow[]>(`select id, event_id, aggregate_id, aggregate_version, event_type, topic, payload,
       schema_fingerprint, headers, occurred_at, attempts, 1::bigint as publish_sequence from outbox limit 100`);

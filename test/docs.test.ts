@@ -179,7 +179,7 @@ async function parseWithTheCli(words: string[]): Promise<string> {
       return key === 'then' ? undefined : database;
     },
   });
-  const ctx: Context = { sql: database as postgres.Sql, shards: 4, wake: () => Promise.reject(reached) };
+  const ctx: Context = { sql: database as postgres.Sql, shards: () => Promise.reject(reached), wake: () => Promise.reject(reached) };
   const passed = (err: unknown) => (err === reached || (err as Error).name === 'ConfigError' ? 'accepted' : `refused: ${(err as Error).message}`);
   const [command, ...rest] = words;
   if (command === 'audit') {

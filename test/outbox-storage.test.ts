@@ -8,7 +8,7 @@
 // the operators' status and their list of parked rows.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  claimBatch, connectDatabase, ensureShards, listOutbox, markSent, outboxStatus, reclaimInHand, runQuery, sentAfterCursor, settleShard, shardRange,
+  claimBatch, connectDatabase, ensureShards, listOutbox, markSent, outboxStatus, reclaimInHand, requestLayout, runQuery, sentAfterCursor, settleShard, shardRange,
   stateTotals, statusGroups, STATUS_SENT_WINDOW_SECONDS, type Database,
 } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -20,6 +20,8 @@ let database: Database;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   database = connectDatabase(tdb.url, { max: 1 });
+  // Claims run only under the active shard layout.
+  await requestLayout(database.sql, 1, 'storage-test');
 });
 
 afterAll(async () => {
@@ -38,7 +40,7 @@ it('leaves half of each outbox page free, so that claims rewrite rows in place',
   const range = shardRange(0, 1);
   const counts = await database.sql.begin(async (tx) => {
     const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 1000, relayId: 'storage-test', lockPid: session!.pid, held: [] }));
+    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 1000, relayId: 'storage-test', lockPid: session!.pid, held: [], generation: 1 }));
     const [stats] = await tx.unsafe<{ updated: string; hot: string }[]>(
       `select n_tup_upd as updated, n_tup_hot_upd as hot from pg_stat_xact_user_tables where relname = 'outbox'`);
     return { claimed: claimed.length, updated: Number(stats!.updated), hot: Number(stats!.hot) };
@@ -56,7 +58,7 @@ it('writes nothing when a claim finds no row: no transaction id, the sequence un
   const [before] = await database.sql<{ last_sequence: string }[]>`select last_sequence from relay_shards where shard = 0`;
   const after = await database.sql.begin(async (tx) => {
     const [session] = await tx.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
-    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 1000, relayId: 'storage-test', lockPid: session!.pid, held: [] }));
+    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 1000, relayId: 'storage-test', lockPid: session!.pid, held: [], generation: 1 }));
     const [xact] = await tx.unsafe<{ xid: string | null }[]>('select pg_current_xact_id_if_assigned()::text as xid');
     const [shard] = await tx.unsafe<{ last_sequence: string }[]>('select last_sequence from relay_shards where shard = 0');
     return { claimed: claimed.length, xid: xact!.xid, lastSequence: shard!.last_sequence };
@@ -78,7 +80,7 @@ it('looks for rows in hand only while their shard is unsettled; a settled shard 
         `select seq_scan + coalesce(idx_scan, 0) as reads from pg_stat_xact_user_tables where relname = 'outbox'`);
       return Number(stats!.reads);
     };
-    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 15, relayId: 'settle-test', lockPid: pid, held: [] }));
+    const claimed = await runQuery(tx, claimBatch({ shard: 0, range, limit: 15, relayId: 'settle-test', lockPid: pid, held: [], generation: 1 }));
     expect(claimed).toHaveLength(15);
 
     // Claimed and not settled (a relay stopped here): the rows come back with their sequences.
@@ -94,7 +96,7 @@ it('looks for rows in hand only while their shard is unsettled; a settled shard 
     expect(await outboxReads()).toBe(before);
 
     // A claim unsettles the shard again.
-    await runQuery(tx, claimBatch({ shard: 0, range, limit: 5, relayId: 'settle-test', lockPid: pid, held: [] }));
+    await runQuery(tx, claimBatch({ shard: 0, range, limit: 5, relayId: 'settle-test', lockPid: pid, held: [], generation: 1 }));
     const unsettled = await outboxReads();
     expect(await runQuery(tx, reclaimInHand({ shard: 0, relayId: 'settle-test-2', lockPid: pid }))).toHaveLength(5);
     expect(await outboxReads()).toBeGreaterThan(unsettled);

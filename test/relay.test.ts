@@ -4,7 +4,7 @@
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, claimBatch, connectDatabase, connectSql, createCommitAnnouncer, drainKey, ensureShards, queryRunner, retryParked,
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, claimBatch, connectDatabase, connectSql, createCommitAnnouncer, drainKey, ensureShards, queryRunner, requestLayout, retryParked,
   runQuery, shardOf, shardRange, wakeShards, type CommitAnnouncer, type Database, type QueryRunner,
 } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
@@ -180,7 +180,7 @@ describe('relay', () => {
     const shard = shardOf(partner!, SHARDS);
     const range = shardRange(shard, SHARDS);
     await asRelayThatStops(namespace, async (session, pid, producers) => {
-      const claimed = await runQuery(session, claimBatch({ shard, range, limit: 100, relayId: 'stopped-relay', lockPid: pid, held: [] }));
+      const claimed = await runQuery(session, claimBatch({ shard, range, limit: 100, relayId: 'stopped-relay', lockPid: pid, held: [], generation: 1 }));
       expect(claimed).toHaveLength(10);
       const producer = await producers.producer(TOPICS.partners, shard);
       const sent = [...claimed].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1)).slice(0, 5);
@@ -222,7 +222,7 @@ describe('relay', () => {
     await asRelayThatStops(namespace, async (session, lockPid, producers) => {
       await expect(drainShard({
         session: queryRunner(session), lockPid, pool: dying, producers, log, metrics: createRelayMetrics(database.sql, SHARDS),
-        relayId: 'dying-relay', shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
+        relayId: 'dying-relay', generation: 1, shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
       }, shardOf(failing, SHARDS), 5_000)).rejects.toThrow('the relay died here');
     });
     // The failure was passing: the next relay gets all three rows to the broker, in order.
@@ -272,7 +272,7 @@ describe('relay', () => {
       });
       const outcome = await drainShard({
         session: queryRunner(session), lockPid, pool: queryRunner(database.sql), producers: held, log, metrics: createRelayMetrics(database.sql, SHARDS),
-        relayId: 'partial-batch-relay', shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
+        relayId: 'partial-batch-relay', generation: 1, shards: SHARDS, batchSize: 100, maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 200,
       }, shardOf(id!, SHARDS), 5_000);
       expect({ published: outcome.published, reason: outcome.reason, unsent: await unsentCount(database) }).toEqual({ published: 2, reason: 'empty', unsent: 0 });
     });
@@ -375,6 +375,7 @@ describe('relay', () => {
     const producers = new ProducerPool({ client, namespace, idleMs: 500 });
     try {
       await runQuery(session, ensureShards({ shards: SHARDS }));
+      await requestLayout(session, SHARDS, 'stopping-relay');
       const [lockHolder] = await session.unsafe<{ pid: number }[]>('select pg_backend_pid() as pid');
       await act(session, lockHolder!.pid, producers);
     } finally {

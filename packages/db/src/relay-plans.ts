@@ -142,11 +142,15 @@ export function settleShard(i: { shard: number; lockPid: number }): Query {
  * Claims the next unsent rows of one shard in id order and hands each the shard's next publish
  * sequence, all in one statement. Skips aggregates blocked by a backing-off or parked row, and
  * those the run holds back (`held`: its rows failed in this run; a backoff that expires
- * mid-run must not have them claimed, held and given back again and again). A claim that finds
+ * mid-run must not have them claimed, held and given back again and again). Claims only under
+ * the active shard layout, and only while no other is pending (relay-layout.ts): a relay still
+ * on a retired layout, or one closing for the next, claims nothing. A claim that finds
  * nothing writes nothing: a lingering run is woken for rows it often has already claimed, and
  * an empty claim that advanced the sequence by 0 would still be a write waiting on a WAL flush.
  */
-export function claimBatch(i: { shard: number; range: KeyRange; limit: number; relayId: string; lockPid: number; held: readonly string[] }): Query<ClaimedRow> {
+export function claimBatch(i: {
+  shard: number; range: KeyRange; limit: number; relayId: string; lockPid: number; held: readonly string[]; generation: number;
+}): Query<ClaimedRow> {
   return query('claim-batch', `with picked as (
       select id from outbox o
        where ${FENCED('$5')} and ${UNSENT} and parked_at is null and publish_sequence is null
@@ -154,6 +158,8 @@ export function claimBatch(i: { shard: number; range: KeyRange; limit: number; r
          and (next_attempt_at is null or next_attempt_at <= now())
          and aggregate_id not in (${BLOCKED_AGGREGATES})
          and aggregate_id <> all($7::uuid[])
+         and exists (select from relay_layout where generation = $8 and state = 'active')
+         and not exists (select from relay_layout where state = 'pending')
        order by id
        limit $3
        for update skip locked
@@ -169,7 +175,7 @@ export function claimBatch(i: { shard: number; range: KeyRange; limit: number; r
       from numbered n
      where o.id = n.id
     returning ${OUTBOX_ROW_COLUMNS.split(',').map((c) => `o.${c.trim()}`).join(', ')}`,
-  [i.range.from, i.shard, i.limit, i.relayId, i.lockPid, i.range.to, i.held]);
+  [i.range.from, i.shard, i.limit, i.relayId, i.lockPid, i.range.to, i.held, i.generation]);
 }
 
 /** A row the broker has: its message id, or null when its answer was that it already had it. */

@@ -100,6 +100,33 @@ export const relayShards = pgTable('relay_shards', {
   settledSequence: bigint('settled_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
 });
 
+/**
+ * The relay's shard layouts, by generation: one active (the shard count relays drain under),
+ * at most one pending (requested by a relay started with another RELAY_SHARDS). While one is
+ * pending, the active layout's shards claim nothing more and each records itself closed in
+ * relay_layout_closed once nothing of it is in hand; the last one to close activates the
+ * pending layout. So no partner's rows are ever drained under two layouts at once.
+ */
+export const relayLayout = pgTable('relay_layout', {
+  generation: integer('generation').primaryKey(),
+  shards: integer('shards').notNull(),
+  state: text('state').notNull(),
+  requestedBy: text('requested_by').notNull(),
+  requestedAt: tz('requested_at').notNull().defaultNow(),
+  activatedAt: tz('activated_at'),
+  retiredAt: tz('retired_at'),
+}, (t) => [
+  check('relay_layout_shards_ck', sql`${t.shards} between 1 and 1024`),
+  check('relay_layout_state_ck', sql`${t.state} in ('pending', 'active', 'retired')`),
+]);
+
+/** The shards of a layout that closed for its successor: nothing in hand, nothing more to claim. */
+export const relayLayoutClosed = pgTable('relay_layout_closed', {
+  generation: integer('generation').notNull().references(() => relayLayout.generation),
+  shard: integer('shard').notNull(),
+  closedAt: tz('closed_at').notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.generation, t.shard] })]);
+
 /** POST idempotency: the first response for a key is replayed for the same request. */
 export const idempotencyKeys = pgTable('idempotency_keys', {
   key: text('key').notNull(),

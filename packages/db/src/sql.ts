@@ -8,6 +8,7 @@ export * from './shards.ts';
 export * from './commit-channel.ts';
 export * from './drain-queue.ts';
 export * from './relay-plans.ts';
+export * from './relay-layout.ts';
 export * from './outbox-admin.ts';
 export * from './outbox-queries.ts';
 export * from './consumer-audit.ts';

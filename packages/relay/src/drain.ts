@@ -5,7 +5,7 @@
 // The guarantee (docs/architecture.md, "Why it is effectively once"), and the test that
 // breaks every step of a run to check it: test/faults/drain-faults.test.ts.
 import {
-  claimBatch, giveBack, markSent, nextRetryAt, raiseSequenceFloor, reclaimInHand, sessionPid, settleShard, shardRange,
+  activatePendingLayout, claimBatch, closeLayoutShard, giveBack, markSent, nextRetryAt, raiseSequenceFloor, reclaimInHand, sessionPid, settleShard, shardRange,
   type ClaimedRow, type KeyRange, type QueryRunner,
 } from '@relevo/db/sql';
 import { OWN_TOPICS } from '@relevo/events';
@@ -34,6 +34,8 @@ export interface DrainDeps {
   log: Logger;
   metrics: RelayMetrics;
   relayId: string;
+  /** The shard layout the run drains under: its generation fences the claims, its count the shard's keys. */
+  generation: number;
   shards: number;
   batchSize: number;
   maxAttempts: number;
@@ -117,11 +119,25 @@ class DrainRun {
     const databaseBehind = await this.raiseSequenceFloor();
     const inHand = await this.takeInHand(databaseBehind);
     const reason = await this.publish(inHand);
-    if (this.leftInHand === 0) await this.deps.session(settleShard({ shard: this.shard, lockPid: this.deps.lockPid }));
+    if (this.leftInHand === 0) await this.settle();
     const outcome = { published: this.published, failed: this.failed, leftInHand: this.leftInHand };
     if (reason === 'budget') return { ...outcome, reason, nextRetryAt: undefined };
     const [retry] = await this.deps.session(nextRetryAt({ range: this.range }));
     return { ...outcome, reason, nextRetryAt: retry?.at ?? undefined, commitsSeen: this.commitsSeen };
+  }
+
+  /**
+   * Nothing is in hand: the shard is settled, and if another layout is pending it closes for
+   * it (its claims already find nothing); the last shard to close activates the new layout.
+   */
+  private async settle(): Promise<void> {
+    const { session, lockPid, generation } = this.deps;
+    await session(settleShard({ shard: this.shard, lockPid }));
+    const closed = await session(closeLayoutShard({ generation, shard: this.shard, lockPid }));
+    if (closed.count === 0) return;
+    this.deps.log.info({ shard: this.shard, generation }, 'shard closed for the pending layout');
+    const [activated] = await session(activatePendingLayout({ generation }));
+    if (activated) this.deps.log.info({ generation: activated.generation }, 'every shard closed: the pending layout is active');
   }
 
   /**
@@ -208,7 +224,7 @@ class DrainRun {
     this.commitsSeen = this.deps.commits?.generation(this.shard) ?? 0;
     const claiming = this.deps.session(claimBatch({
       shard: this.shard, range: this.range, limit: this.deps.batchSize, relayId: this.deps.relayId, lockPid: this.deps.lockPid,
-      held: [...this.held],
+      held: [...this.held], generation: this.deps.generation,
     })).then((rows): Batch => ({ rows: [...rows], inHand: false }));
     // Awaited by the loop, or on the way out; a run stopped by a publish error must not also
     // surface it as an unhandled rejection.

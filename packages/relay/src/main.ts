@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createAdmin, createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
@@ -7,6 +8,7 @@ import { startOpsServer } from './http.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { ProducerPool } from './producers.ts';
 import { scheduleRetention } from './retention.ts';
+import { followLayout } from './layout-follower.ts';
 import { startRelayWorker } from './worker.ts';
 
 /** `relevo relay`: runs until SIGTERM, then finishes its batches, flushes and closes. */
@@ -37,26 +39,34 @@ export async function runRelayProcess(): Promise<number> {
   else log.warn({ namespace: config.PULSAR_NAMESPACE }, 'broker deduplication is off or unknown: delivery is at least once, consumers must de-duplicate by event id');
 
   const producers = new ProducerPool({ client, namespace: config.PULSAR_NAMESPACE, idleMs: config.RELAY_PRODUCER_IDLE_MS });
-  const worker = await startRelayWorker({
-    databaseUrl: config.DATABASE_URL,
-    sql,
-    producers,
-    log,
-    metrics,
-    ...(config.RELAY_ID ? { relayId: config.RELAY_ID } : {}),
-    shards: config.RELAY_SHARDS,
-    batchSize: config.RELAY_BATCH_SIZE,
-    runBudgetMs: config.RELAY_RUN_BUDGET_MS,
-    idleLingerMs: config.RELAY_IDLE_LINGER_MS,
-    stallAfterMs: config.RELAY_STALL_AFTER_MS,
-    maxAttempts: config.RELAY_MAX_ATTEMPTS,
-    backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
-    backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,
+  const relayId = config.RELAY_ID ?? `${hostname()}:${process.pid}`;
+  const follower = await followLayout({
+    sql, log, relayId, requested: config.RELAY_SHARDS,
+    startWorker: async (layout) => {
+      const worker = await startRelayWorker({
+        databaseUrl: config.DATABASE_URL,
+        sql,
+        producers,
+        log,
+        metrics,
+        relayId,
+        shards: config.RELAY_SHARDS,
+        layout,
+        batchSize: config.RELAY_BATCH_SIZE,
+        runBudgetMs: config.RELAY_RUN_BUDGET_MS,
+        idleLingerMs: config.RELAY_IDLE_LINGER_MS,
+        stallAfterMs: config.RELAY_STALL_AFTER_MS,
+        maxAttempts: config.RELAY_MAX_ATTEMPTS,
+        backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
+        backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,
+      });
+      await scheduleRetention(worker.boss, sql, {
+        sentRowsHours: config.RELAY_RETENTION_HOURS,
+        idempotencyKeysHours: config.IDEMPOTENCY_KEY_RETENTION_HOURS,
+      }, log);
+      return worker;
+    },
   });
-  await scheduleRetention(worker.boss, sql, {
-    sentRowsHours: config.RELAY_RETENTION_HOURS,
-    idempotencyKeysHours: config.IDEMPOTENCY_KEY_RETENTION_HOURS,
-  }, log);
   const server = await startOpsServer({
     host: config.HOST,
     port: config.METRICS_PORT,
@@ -71,7 +81,7 @@ export async function runRelayProcess(): Promise<number> {
   return new Promise<number>(() => {
     onShutdown(log, async () => {
       server.close();
-      await worker.stop();
+      await follower.stop();
       await tracing.shutdown();
       await client.close();
       await sql.end({ timeout: 5 });

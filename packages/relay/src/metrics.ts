@@ -9,11 +9,14 @@ export interface RelayMetrics {
   failed(topic: string, shard: number, parked: boolean): void;
   drainRun(shard: number, outcome: string): void;
   dedupEnabled(on: boolean): void;
+  /** The active layout's shard count: the backlog gauges are per shard of it. */
+  useShards(shards: number): void;
 }
 
 /** Prometheus metrics of the relay; backlog gauges are read from the outbox at scrape time. */
-export function createRelayMetrics(sql: postgres.Sql, shards: number): RelayMetrics {
+export function createRelayMetrics(sql: postgres.Sql, initialShards: number): RelayMetrics {
   const registry = new Registry();
+  let shards = initialShards;
   const publishedTotal = new Counter({
     name: 'relevo_relay_published_total', help: 'Outbox rows published and acknowledged by the broker',
     labelNames: ['topic', 'shard'], registers: [registry],
@@ -77,6 +80,12 @@ export function createRelayMetrics(sql: postgres.Sql, shards: number): RelayMetr
     },
     dedupEnabled(on) {
       dedup.set(on ? 1 : 0);
+    },
+    useShards(n) {
+      if (n === shards) return;
+      shards = n;
+      // A shard the layout no longer has is no backlog: its series go.
+      for (const gauge of [backlog, parked, oldest]) gauge.reset();
     },
   };
 }

@@ -7,8 +7,8 @@ import { hostname } from 'node:os';
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
 import {
-  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, createBoss, drainKey, ensureDrainQueue, ensureShards, parseCommitPayload, queryRunner, runQuery,
-  wakeShards,
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, createBoss, drainKey, ensureDrainQueue, ensureShards, parseCommitPayload, queryRunner, requestLayout,
+  runQuery, wakeShards, type LayoutRow,
 } from '@relevo/db/sql';
 import type { Logger } from '@relevo/runtime';
 import { CommitSignal, coalescedWakes } from './commit-signal.ts';
@@ -26,7 +26,13 @@ export interface RelayWorkerOptions {
   log: Logger;
   metrics: RelayMetrics;
   relayId?: string;
+  /**
+   * The shard count this relay asks for (RELAY_SHARDS). It drains under the layout the
+   * database records (`layout`, or the one its request leaves active), which may differ.
+   */
   shards: number;
+  /** The active layout to drain under; without it the worker requests `shards` and takes the active one. */
+  layout?: LayoutRow;
   batchSize: number;
   runBudgetMs: number;
   maxAttempts: number;
@@ -43,6 +49,13 @@ export interface RelayWorkerOptions {
 export interface RelayWorker {
   relayId: string;
   boss: PgBoss;
+  /** The layout this worker drains under. */
+  layout: LayoutRow;
+  /**
+   * Another layout is pending: runs stop lingering and every shard is drained once, so that
+   * each settles what it holds and closes (its claims already find nothing).
+   */
+  closeForPendingLayout(): void;
   /** Stops taking jobs, lets running drains finish their batch, closes producers. */
   stop(): Promise<void>;
 }
@@ -61,7 +74,7 @@ class ShardRuns {
   private readonly draining = new Set<number>();
   private readonly leases: ShardLeases;
   private readonly retries: RetryTimers;
-  private readonly o: RelayWorkerOptions & { relayId: string; busyDelayMs: number; stallAfterMs: number };
+  private readonly o: RelayWorkerOptions & { relayId: string; busyDelayMs: number; stallAfterMs: number; layout: LayoutRow };
   private readonly deps: Omit<DrainDeps, 'session' | 'lockPid' | 'current'>;
   private readonly requeue: (shard: number) => Promise<void>;
   stopping = false;
@@ -72,7 +85,8 @@ class ShardRuns {
     this.retries = retries;
     this.requeue = requeue;
     this.deps = {
-      pool: queryRunner(o.sql), producers: o.producers, log: o.log, metrics: o.metrics, relayId: o.relayId, shards: o.shards,
+      pool: queryRunner(o.sql), producers: o.producers, log: o.log, metrics: o.metrics, relayId: o.relayId,
+      generation: o.layout.generation, shards: o.layout.shards,
       batchSize: o.batchSize, maxAttempts: o.maxAttempts, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs,
       commits, idleLingerMs: o.idleLingerMs ?? 0,
     };
@@ -166,17 +180,21 @@ class ShardRuns {
 }
 
 export async function startRelayWorker(options: RelayWorkerOptions): Promise<RelayWorker> {
-  const o = { ...options, relayId: options.relayId ?? `${hostname()}:${process.pid}`, busyDelayMs: options.busyDelayMs ?? 2000, stallAfterMs: options.stallAfterMs ?? 120_000 };
+  const relayId = options.relayId ?? `${hostname()}:${process.pid}`;
+  const layout = options.layout ?? (await requestLayout(options.sql, options.shards, relayId)).active;
+  const o = { ...options, relayId, layout, busyDelayMs: options.busyDelayMs ?? 2000, stallAfterMs: options.stallAfterMs ?? 120_000 };
+  const shards = layout.shards;
+  o.metrics.useShards(shards);
   const boss = createBoss(o.databaseUrl);
   boss.on('error', (err: unknown) => o.log.error({ err }, 'pg-boss error'));
   await boss.start();
   await ensureDrainQueue(boss);
-  await runQuery(o.sql, ensureShards({ shards: o.shards }));
+  await runQuery(o.sql, ensureShards({ shards }));
   const running = new Set<Promise<unknown>>();
 
   const wake = (shard: number) => wakeShards(boss, [shard]);
   const retries = new RetryTimers((shard) => void wake(shard).catch((err: unknown) => o.log.warn({ err, shard }, 'retry wake failed')));
-  const commits = new CommitSignal(o.shards, coalescedWakes(wake, (shard, err) => {
+  const commits = new CommitSignal(shards, coalescedWakes(wake, (shard, err) => {
     o.log.warn({ err, shard, retryInMs: o.busyDelayMs }, 'could not ask for a drain of an announced commit; retrying');
     retries.after(shard, o.busyDelayMs);
   }));
@@ -199,10 +217,12 @@ export async function startRelayWorker(options: RelayWorkerOptions): Promise<Rel
 
   await boss.work<{ shard: number }>(
     DRAIN_QUEUE,
-    { localConcurrency: o.shards, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 2 },
+    { localConcurrency: shards, batchSize: 1, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 2 },
     async ([job]) => {
       if (!job || runs.stopping) return;
       const { shard } = job.data;
+      // A job for a shard of another layout (more shards than this one has): nothing to drain here.
+      if (shard >= shards) return;
       commits.runStarted(shard);
       const run = runs.run(shard);
       running.add(run);
@@ -215,15 +235,30 @@ export async function startRelayWorker(options: RelayWorkerOptions): Promise<Rel
       }
     },
   );
-  for (let shard = 0; shard < o.shards; shard++) {
+  for (let shard = 0; shard < shards; shard++) {
     await boss.schedule(DRAIN_QUEUE, '* * * * *', { shard }, { key: drainKey(shard), singletonKey: drainKey(shard) });
   }
-  await wakeShards(boss, Array.from({ length: o.shards }, (_, s) => s));
-  o.log.info({ relayId: o.relayId, shards: o.shards }, 'relay worker started');
+  // The backstops of a larger layout's shards, if one came before.
+  for (const { key } of await boss.getSchedules(DRAIN_QUEUE)) {
+    const shard = /^shard-(\d+)$/.exec(key)?.[1];
+    if (shard !== undefined && Number(shard) >= shards) await boss.unschedule(DRAIN_QUEUE, key);
+  }
+  const all = Array.from({ length: shards }, (_, s) => s);
+  await wakeShards(boss, all);
+  o.log.info({ relayId: o.relayId, shards, generation: layout.generation, requested: o.shards }, 'relay worker started');
+  if (shards !== o.shards) {
+    o.log.warn({ requested: o.shards, active: shards, generation: layout.generation },
+      'RELAY_SHARDS differs from the active shard layout: this relay drains under the active one');
+  }
 
   return {
     relayId: o.relayId,
     boss,
+    layout,
+    closeForPendingLayout() {
+      commits.close();
+      void wakeShards(boss, all).catch((err: unknown) => o.log.warn({ err }, 'could not ask for the drains that close the layout'));
+    },
     async stop() {
       runs.stopping = true;
       retries.close();

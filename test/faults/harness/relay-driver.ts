@@ -56,7 +56,7 @@ export class HarnessRelay {
     if (!lease) return { error: new Error(`shard ${shard} locked elsewhere`) };
     const run = drainShard({
       session: instrumentRunner(lease.session, this.o.plan, this.life), lockPid: lease.pid, pool: this.pool, producers: this.producers, log,
-      metrics: createRelayMetrics(this.rawPool, this.o.shards), relayId: this.id, shards: this.o.shards,
+      metrics: createRelayMetrics(this.rawPool, this.o.shards), relayId: this.id, generation: 1, shards: this.o.shards,
       batchSize: 3, maxAttempts: 2, backoffBaseMs: 5, backoffMaxMs: 20,
     }, shard, 200).then((outcome): RunResult => outcome, (error: unknown): RunResult => ({ error }));
     const result = await Promise.race([run, this.crashed.then((): RunResult => 'crashed')]);

@@ -6,7 +6,7 @@
 //   - a row over the broker's message size limit;
 //   - a partner whose row was parked before the relay started.
 // An operator then skips the two poison rows and retries the parked ones, as the runbook says.
-import { appendToOutbox, ensureShards, runQuery, shardOf, type Database } from '@relevo/db';
+import { appendToOutbox, ensureShards, requestLayout, runQuery, shardOf, type Database } from '@relevo/db';
 import type { DomainEvent } from '@relevo/domain';
 import { TOPICS } from '@relevo/events';
 import { prng } from './faults.ts';
@@ -52,6 +52,7 @@ export async function writeScenario(database: Database, seed: number): Promise<S
   const partners = partnerIds(seed).map((id, i) => ({ id, role: ROLES[i]! }));
   await database.sql`truncate outbox, relay_shards restart identity`;
   await runQuery(database.sql, ensureShards({ shards: SCENARIO_SHARDS }));
+  await requestLayout(database.sql, SCENARIO_SHARDS, 'fault-harness');
   for (let version = 1; version <= VERSIONS; version++) {
     await database.db.transaction(async (tx) => {
       await appendToOutbox(tx, partners.map((p) => eventOf(p, version)), { occurredAt: new Date() });

@@ -4,7 +4,7 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import {
-  findOutboxRows, listOutbox, outboxStatus, retryParked, skipParked, stateTotals, type OutboxRecord,
+  activeShards, findOutboxRows, listOutbox, outboxStatus, retryParked, skipParked, stateTotals, type OutboxRecord,
 } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { ApiError, NotFoundError } from '../problems.ts';
@@ -86,7 +86,7 @@ export function outboxRoutes(deps: AppDeps, defaultHook: Hook): OpenAPIHono<AppE
   };
 
   app.openapi(statusRoute, async (c) => {
-    const s = await outboxStatus(sql, deps.shards ?? DEFAULT_SHARDS);
+    const s = await outboxStatus(sql, await activeShards(sql, deps.shards ?? DEFAULT_SHARDS));
     const t = stateTotals(s.groups);
     return c.json({
       totals: t.totals,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { connectSql, createBoss, ensureDrainQueue, wakeShards } from '@relevo/db/sql';
+import { activeShards, connectSql, createBoss, ensureDrainQueue, wakeShards } from '@relevo/db/sql';
 import { env, parseEnv } from '@relevo/runtime';
 import { CliError } from '../errors.ts';
 import type { Context } from './context.ts';
@@ -40,7 +40,8 @@ export async function runOutbox(args: string[]): Promise<number> {
   let boss: ReturnType<typeof createBoss> | undefined;
   const ctx: Context = {
     sql,
-    shards: config.RELAY_SHARDS,
+    // The layout the relays drain under; RELAY_SHARDS only before any relay recorded one.
+    shards: async () => activeShards(sql, config.RELAY_SHARDS),
     async wake(shards) {
       boss ??= createBoss(config.DATABASE_URL);
       await boss.start();

@@ -20,7 +20,7 @@ export async function retry(ctx: Context, args: string[]): Promise<number> {
     }
   }
   const count = await retryParked(ctx.sql, { ...(ids.length ? { ids } : {}), ...(aggregateId ? { aggregateId } : {}) }, actor);
-  await ctx.wake(Array.from({ length: ctx.shards }, (_, s) => s)).catch(() => undefined);
+  await ctx.wake(Array.from({ length: await ctx.shards() }, (_, s) => s)).catch(() => undefined);
   process.stdout.write(values.json ? toJson({ retried: count, retried_by: actor }) : `re-queued ${count} parked row(s) as ${actor}; relay woken\n`);
   return 0;
 }
@@ -39,7 +39,7 @@ export async function skip(ctx: Context, args: string[]): Promise<number> {
   if (!row) throw new CliError('NOT_FOUND', `no outbox row with id ${id}`);
   if (row.state !== 'parked') throw new CliError('CONFLICT', `outbox row ${id} is ${row.state}: only parked rows can be skipped`);
   await skipParked(ctx.sql, id, reason, actor);
-  await ctx.wake([shardOf(row.aggregate_id, ctx.shards)]).catch(() => undefined);
+  await ctx.wake([shardOf(row.aggregate_id, await ctx.shards())]).catch(() => undefined);
   process.stdout.write(values.json
     ? toJson({ skipped: id, partner: row.aggregate_id, skipped_by: actor })
     : `skipped outbox row ${id} as ${actor}; partner ${row.aggregate_id} released\n`);

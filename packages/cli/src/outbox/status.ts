@@ -5,7 +5,7 @@ import { color, printable, relative, table, toJson } from '../format.ts';
 
 export async function status(ctx: Context, args: string[]): Promise<number> {
   const { values } = parse(args, {});
-  const s = await outboxStatus(ctx.sql, ctx.shards);
+  const s = await outboxStatus(ctx.sql, await ctx.shards());
   const { totals } = stateTotals(s.groups);
   const lagSeconds = s.oldestUnsent ? (Date.now() - s.oldestUnsent.getTime()) / 1000 : 0;
   if (values.json) {
