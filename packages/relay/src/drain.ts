@@ -285,8 +285,15 @@ class DrainRun {
     // The claim is the whole batch: send it now rather than after the producer's batching
     // delay, a timer that fires late on a busy event loop. Its receipts are awaited below.
     this.producers.flush(ready.map((r) => r.producer));
+    const settled = await receipts;
+    // Refused by the fence before reaching the producer: the run ends as fenced, its rows in hand.
+    const fence = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && s.reason instanceof FenceLostError);
+    if (fence) {
+      for (const r of ready) r.span.end();
+      throw fence.reason;
+    }
     const result: BatchResult = { sent: [], unknown: [] };
-    (await receipts).forEach((s, i) => {
+    settled.forEach((s, i) => {
       const { row, span } = ready[i]!;
       if (s.status === 'fulfilled') {
         // A duplicate's receipt names no entry (ledger -1): the broker had it; which id it got is not known here.
