@@ -1,4 +1,5 @@
 export * from './config.ts';
 export * from './logger.ts';
+export * from './pulsar-env.ts';
 export * from './shutdown.ts';
 export * from './tracing.ts';
