@@ -11,7 +11,7 @@
 // one alert in this process wait for each other instead; copies in two processes at once may
 // both be POSTed, with the same idempotency-key (test/consumers/alerts-webhook.test.ts).
 import type postgres from 'postgres';
-import { assertStorable, claimInbox, inboxHas } from '@relevo/db/sql';
+import { claimInbox, inboxHas } from '@relevo/db/sql';
 import { decodeEvent, eventTypesOf, TOPICS, type IntegrationEvent } from '@relevo/events';
 import { formatMessageId } from '@relevo/pulsar';
 import type { Logger } from '@relevo/runtime';
@@ -124,8 +124,6 @@ export function alertsConsumer(deps: AlertsDeps): ConsumerSpec {
     async handle(message): Promise<HandleResult> {
       const writer = message.schemaVersion?.length ? (await deps.schemas.schemaOf(message)).schema : undefined;
       const event = decodeEvent(topic, message.payload, writer);
-      // Refused before anything is POSTed: an alert whose record cannot be stored would be POSTed again on every redelivery.
-      assertStorable({ event });
       const matches = matchingRules(deps.rules, event);
       for (const rule of matches) {
         const alert: Alert = {
@@ -144,7 +142,7 @@ export function alertsConsumer(deps: AlertsDeps): ConsumerSpec {
               await postAlert(alert, deps.webhook, deps.log);
             } catch (err) {
               if (err instanceof WebhookError && err.permanent) {
-                // The receiver refuses it (4xx): retrying will not help. Logged; move on.
+                // The receiver refuses it (4xx, or a redirect): retrying will not help. Logged; move on.
                 deps.log.error({ alert: alert.id, err: err.message }, 'alert webhook refused the alert; not retried');
                 return 'refused';
               }

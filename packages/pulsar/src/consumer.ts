@@ -51,6 +51,8 @@ interface AckWaiter {
 
 type State = 'connecting' | 'ready' | 'closing' | 'closed';
 
+const MAX_PERMITS = 2 ** 31 - 1;
+
 function isBefore(aLedger: bigint, aEntry: bigint, bLedger: bigint, bEntry: bigint): boolean {
   return aLedger < bLedger || (aLedger === bLedger && aEntry <= bEntry);
 }
@@ -175,14 +177,19 @@ export class ConsumerImpl implements ConsumerHandler {
     if (this.state !== 'ready') return;
     const { ledgerId, entryId } = cmd.messageId;
     const entry = readEntry(frame);
+    // The broker took as many flow permits as the entry's metadata claims messages, whether or
+    // not the entry holds them; they are given back as it is consumed, or it stalls this consumer.
+    const claimed = Math.min(Math.max(entry.meta?.numMessagesInBatch ?? 1, 0), MAX_PERMITS);
     // Messages from before a redeliver-all (exclusive/failover nack) are stale copies.
     if (cmd.consumerEpoch !== undefined && cmd.consumerEpoch < this.epoch) {
-      this.consumed('singles' in entry && entry.singles ? entry.singles.length : 1);
+      this.consumed(claimed);
       return;
     }
     if ('invalid' in entry) {
       // A poison message: the broker would deliver it again on every connection, so it is handed to
       // the application whole (batch index -1: one ack settles the entry) to dead-letter or drop.
+      // Its receipt returns one permit; the rest of what its metadata claimed go back now.
+      if (claimed > 1) this.consumed(claimed - 1);
       this.ctx.logger.warn({ topic: this.cfg.topic, messageId: `${ledgerId}:${entryId}`, reason: entry.invalid },
         'pulsar: a message cannot be read; delivered as malformed');
       const meta = entry.meta ?? { producerName: '', sequenceId: 0n, publishTime: 0, properties: {}, compression: 0, nullValue: false };
@@ -234,8 +241,12 @@ export class ConsumerImpl implements ConsumerHandler {
   consumed(n: number): void {
     this.permits += n;
     if (this.permits >= Math.max(1, this.cfg.receiverQueueSize >> 1) && this.state === 'ready' && this.cnx) {
-      this.cnx.write(simpleFrame((w) => encodeFlow(w, this.id, this.permits)));
-      this.permits = 0;
+      // The broker adds permits to a signed 32-bit count: more than MAX_PERMITS go in several FLOWs.
+      while (this.permits > 0) {
+        const n = Math.min(this.permits, MAX_PERMITS);
+        this.cnx.write(simpleFrame((w) => encodeFlow(w, this.id, n)));
+        this.permits -= n;
+      }
     }
   }
 
