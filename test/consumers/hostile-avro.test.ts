@@ -13,7 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createTestNamespace } from '../support/pulsar.ts';
 import { expectHealthy, nothingWithin, startConsumersProcess, watchDeadLetters, type ConsumersProcess } from './hostile.ts';
 import {
-  actualizado, allianceProducer, integrationEvent, ownProducer, partnerCreado, publishAlliance, publishOwn, serviceUrl,
+  allianceProducer, integrationEvent, ownProducer, partnerCreado, publishAlliance, publishOwn, serviceUrl,
 } from './support.ts';
 
 /** The alliances producer's schema with collections added, as a later compatible version may add them. */
@@ -138,9 +138,14 @@ describe('consumers against crafted Avro and unstorable strings', () => {
     try {
       const before = await rows();
       // PartnerActualizado.campos_actualizados is its last field: 5 bytes in place of its empty array.
-      const valid = encodeEvent(TOPICS.partners, integrationEvent({ ...actualizado(randomUUID(), 'SUSPENDIDO'), campos_actualizados: [] }));
+      const valid = encodeEvent(TOPICS.partners, integrationEvent({
+        type: 'PartnerActualizado', partner_id: randomUUID(), version: 2, nombre: 'Acme', email: 'a@example.test', estado: 'SUSPENDIDO',
+        estado_kyc: 'PENDIENTE', campos_actualizados: [],
+      }));
       await own.send({ payload: Buffer.concat([valid.subarray(0, -1), long(2 ** 31 - 1)]), properties: { ce_type: 'PartnerActualizado' } });
-      const nulName = integrationEvent({ ...partnerCreado(), nombre: 'Acme\u0000' });
+      const nulName = integrationEvent({
+        type: 'PartnerCreado', partner_id: randomUUID(), version: 1, nombre: 'Acme\u0000', email: 'nul@example.test', estado: 'ACTIVO', estado_kyc: 'PENDIENTE',
+      });
       await publishOwn(own, TOPICS.partners, [nulName]);
       const nulProperty = integrationEvent(partnerCreado());
       await own.send({ payload: encodeEvent(TOPICS.partners, nulProperty), properties: { ce_id: nulProperty.id, ce_type: 'PartnerCreado', ce_source: 'x\u0000y' } });
