@@ -100,7 +100,8 @@ describe('alert webhook against a hostile receiver', () => {
       const [row] = await database.sql<{ inTransaction: number; advisoryLocks: number }[]>`select
         (select count(*)::int from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
            and state like 'idle in transaction%') as "inTransaction",
-        (select count(*)::int from pg_locks where locktype = 'advisory') as "advisoryLocks"`;
+        (select count(*)::int from pg_locks l join pg_database d on d.oid = l.database
+           where l.locktype = 'advisory' and d.datname = current_database()) as "advisoryLocks"`;
       seen.push(row!);
       res.writeHead(204).end();
     });
