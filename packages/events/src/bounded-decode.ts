@@ -24,11 +24,20 @@ interface Walk {
   buf: Buffer;
   pos: number;
   zeroWidthItems: number;
+  /** Whether field paths are built: only on a second walk, once the first has failed, to name the place. */
+  named: boolean;
 }
 
+/** Thrown by an unnamed walk: the payload is malformed, and a named walk says where. */
+const UNNAMED = new Error('malformed');
+
 function fail(w: Walk, path: string, what: string): never {
+  if (!w.named) throw UNNAMED;
   throw new MalformedAvroError(`malformed Avro at ${path || 'the top level'}: ${what} (byte ${w.pos})`);
 }
+
+const at = (w: Walk, path: string, name: string) => (w.named ? (path ? `${path}.${name}` : name) : '');
+const item = (w: Walk, path: string, index: number) => (w.named ? `${path}[${index}]` : '');
 
 /** A zigzag varint as a number (exact below 2^53, which is all a count or length may be here). */
 function readLong(w: Walk, path: string): number {
@@ -48,7 +57,18 @@ function need(w: Walk, path: string, n: number, what: string): void {
   if (n < 0 || n > w.buf.length - w.pos) fail(w, path, `${what} of ${n} bytes, but ${w.buf.length - w.pos} are left`);
 }
 
+const minSizes = new WeakMap<avro.Type, number>();
+
 /** The fewest bytes a value of the type takes: how many items of it the bytes left can hold. */
+function minSizeOf(type: avro.Type): number {
+  let n = minSizes.get(type);
+  if (n === undefined) {
+    n = minSize(type);
+    minSizes.set(type, n);
+  }
+  return n;
+}
+
 function minSize(type: avro.Type, seen = new Set<avro.Type>()): number {
   switch (type.typeName) {
     case 'null': return 0;
@@ -118,7 +138,7 @@ function walk(w: Walk, type: avro.Type, path: string, depth: number): void {
     }
     case 'record':
     case 'error':
-      for (const f of (type as avro.types.RecordType).fields) walk(w, f.type, path ? `${path}.${f.name}` : f.name, depth + 1);
+      for (const f of (type as avro.types.RecordType).fields) walk(w, f.type, at(w, path, f.name), depth + 1);
       return;
     case 'array':
       blocks(w, (type as avro.types.ArrayType).itemsType, undefined, path, depth);
@@ -137,7 +157,7 @@ function walk(w: Walk, type: avro.Type, path: string, depth: number): void {
 
 /** Array items or map entries, in blocks: [count][items…] until a count of 0; a negative count is followed by the block's byte size. */
 function blocks(w: Walk, items: avro.Type, key: 'key' | undefined, path: string, depth: number): void {
-  const itemMin = minSize(items) + (key ? 1 : 0);
+  const itemMin = minSizeOf(items) + (key ? 1 : 0);
   for (let index = 0; ;) {
     let n = readLong(w, path);
     if (n === 0) return;
@@ -154,20 +174,25 @@ function blocks(w: Walk, items: avro.Type, key: 'key' | undefined, path: string,
       if (w.zeroWidthItems > MAX_ZERO_WIDTH_ITEMS) fail(w, path, `more than ${MAX_ZERO_WIDTH_ITEMS} items of a zero-byte type`);
     }
     for (let i = 0; i < n; i++, index++) {
-      const at = `${path}[${index}]`;
+      const here = item(w, path, index);
       if (key) {
-        const len = readLong(w, at);
-        need(w, at, len, 'a map key');
+        const len = readLong(w, here);
+        need(w, here, len, 'a map key');
         w.pos += len;
       }
-      walk(w, items, at, depth + 1);
+      walk(w, items, here, depth + 1);
     }
   }
 }
 
 /** Throws MalformedAvroError unless the bytes read as `writer` without any count or length overrunning them. */
 export function checkAvroBounds(writer: avro.Type, buf: Buffer): void {
-  walk({ buf, pos: 0, zeroWidthItems: 0 }, writer, '', 0);
+  try {
+    walk({ buf, pos: 0, zeroWidthItems: 0, named: false }, writer, '', 0);
+  } catch (e) {
+    if (e !== UNNAMED) throw e;
+    walk({ buf, pos: 0, zeroWidthItems: 0, named: true }, writer, '', 0);
+  }
 }
 
 /**
