@@ -186,7 +186,7 @@ describe('TLS + JWT against a real broker', () => {
   });
 
   it('fails cleanly, within the operation timeout, when pulsar:// is pointed at the TLS port', async () => {
-    const { err, ms } = await refusal({ serviceUrl: 'pulsar://127.0.0.1:6661', token: m.tokens.admin, operationTimeoutMs: 3_000 });
+    const { err, ms } = await refusal({ serviceUrl: 'pulsar://127.0.0.1:6661', token: m.tokens.admin, allowInsecureToken: true, operationTimeoutMs: 3_000 });
     expect(err.code).toBe('ConnectionClosed');
     expect(err.message).toContain('pulsar+ssl://');
     expect(ms).toBeLessThan(6_000);
@@ -198,10 +198,11 @@ describe('TLS + JWT against a real broker', () => {
     expect(ms).toBeLessThan(6_000);
   });
 
-  it('still requires the token on the plain port', async () => {
-    expect(await roundTrip(createClient({ serviceUrl: m.plainServiceUrl, token: m.tokens.admin }))).toEqual(['one', 'two', 'three']);
+  it('still requires the token on the plain port, where the client sends it only when told the network is trusted', async () => {
+    expect(await roundTrip(createClient({ serviceUrl: m.plainServiceUrl, token: m.tokens.admin, allowInsecureToken: true }))).toEqual(['one', 'two', 'three']);
     const { err } = await refusal({ serviceUrl: m.plainServiceUrl });
     expect(err.code).toBe('AuthenticationError');
+    expect((await refusal({ serviceUrl: m.plainServiceUrl, token: m.tokens.admin })).err.code).toBe('InsecureToken');
   });
 
   it('serves the admin API over https only with a token', async () => {

@@ -4,9 +4,15 @@
 // "<event id>:<rule>"), so a redelivered event does not alert twice. When the webhook stays
 // down past the retries, the event is nacked (and, after its redeliveries, dead-lettered to
 // eventos-partners-relevo-alerts-dlq), so no alert is silently lost.
+//
+// The POST goes only to ALERT_WEBHOOK_URL (a redirect is a refusal, never followed: a 307 would
+// re-POST partner data to wherever it points), its response body is never read, and no database
+// transaction or lock is held while it is in flight: it may take retries × timeout. Copies of
+// one alert in this process wait for each other instead; copies in two processes at once may
+// both be POSTed, with the same idempotency-key (test/consumers/alerts-webhook.test.ts).
 import type postgres from 'postgres';
-import { claimInbox } from '@relevo/db/sql';
-import { decodeEvent, TOPICS, type IntegrationEvent } from '@relevo/events';
+import { claimInbox, inboxHas } from '@relevo/db/sql';
+import { decodeEvent, eventTypesOf, TOPICS, type IntegrationEvent } from '@relevo/events';
 import { formatMessageId } from '@relevo/pulsar';
 import type { Logger } from '@relevo/runtime';
 import { matchingRules, type AlertRule, type Severity } from './alert-rules.ts';
@@ -57,13 +63,19 @@ export async function postAlert(alert: Alert, o: WebhookOptions, log: Logger): P
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': alert.id, 'user-agent': 'relevo-consumers' },
         body,
+        redirect: 'manual',
         signal: AbortSignal.timeout(o.timeoutMs),
       });
-      await res.arrayBuffer().catch(() => undefined);
+      // Only the status matters; whatever the receiver sends after it is not read.
+      await res.body?.cancel().catch(() => undefined);
       if (res.ok) return;
+      if (res.status >= 300 && res.status < 400) {
+        throw new WebhookError(`the alert webhook answered ${res.status}, a redirect: not followed (alerts go to ALERT_WEBHOOK_URL only)`, true);
+      }
       const retriable = res.status === 408 || res.status === 429 || res.status >= 500;
       failure = new WebhookError(`the alert webhook answered ${res.status}`, !retriable);
     } catch (err) {
+      if (err instanceof WebhookError) throw err;
       failure = new WebhookError(`the alert webhook is unreachable: ${(err as Error).message}`, false);
     }
     if (failure.permanent || attempt >= o.retries) throw failure;
@@ -85,13 +97,30 @@ export interface AlertsDeps {
   topicUrl(topic: string): string;
 }
 
+/** Runs fn once no earlier fn under the same key is still running (in this process). */
+function oneAtATime() {
+  const running = new Map<string, Promise<unknown>>();
+  return async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const before = running.get(key);
+    const mine = (before ?? Promise.resolve()).catch(() => undefined).then(fn);
+    running.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (running.get(key) === mine) running.delete(key);
+    }
+  };
+}
+
 export function alertsConsumer(deps: AlertsDeps): ConsumerSpec {
   const topic = TOPICS.partners;
+  const serialized = oneAtATime();
   return {
     name: ALERTS_CONSUMER,
     topic: deps.topicUrl(topic),
     subscription: ALERTS_SUBSCRIPTION,
     deadLetterTopic: deps.topicUrl(`${topic}-${ALERTS_SUBSCRIPTION}-dlq`),
+    eventTypes: new Set(eventTypesOf(topic)),
     async handle(message): Promise<HandleResult> {
       const writer = message.schemaVersion?.length ? (await deps.schemas.schemaOf(message)).schema : undefined;
       const event = decodeEvent(topic, message.payload, writer);
@@ -101,12 +130,9 @@ export function alertsConsumer(deps: AlertsDeps): ConsumerSpec {
           id: `${event.id}:${rule.name}`, rule: rule.name, severity: rule.severity, topic,
           message_id: formatMessageId(message.messageId), detected_at: new Date().toISOString(), event,
         };
-        // One alert at a time per id (two copies of an event may arrive together): check,
-        // post and record under a transaction-scoped advisory lock.
-        const outcome = await deps.sql.begin(async (tx) => {
-          await tx`select pg_advisory_xact_lock(hashtextextended(${alert.id}, 0))`;
-          const [seen] = await tx`select 1 from inbox where consumer = ${ALERTS_CONSUMER} and message_key = ${alert.id}`;
-          if (seen) return 'duplicate';
+        // One alert at a time per id (two copies of an event may arrive together): check, post, record.
+        const outcome = await serialized(alert.id, async () => {
+          if (await inboxHas(deps.sql, ALERTS_CONSUMER, alert.id)) return 'duplicate';
           deps.log[LEVEL[rule.severity]]({
             alert: rule.name, severity: rule.severity, eventId: event.id, type: event.type,
             partnerId: (event.data as { partner_id?: string }).partner_id,
@@ -116,7 +142,7 @@ export function alertsConsumer(deps: AlertsDeps): ConsumerSpec {
               await postAlert(alert, deps.webhook, deps.log);
             } catch (err) {
               if (err instanceof WebhookError && err.permanent) {
-                // The receiver refuses it (4xx): retrying will not help. Logged; move on.
+                // The receiver refuses it (4xx, or a redirect): retrying will not help. Logged; move on.
                 deps.log.error({ alert: alert.id, err: err.message }, 'alert webhook refused the alert; not retried');
                 return 'refused';
               }
@@ -124,7 +150,7 @@ export function alertsConsumer(deps: AlertsDeps): ConsumerSpec {
               throw err;
             }
           }
-          await claimInbox(tx, {
+          await claimInbox(deps.sql, {
             consumer: ALERTS_CONSUMER, messageKey: alert.id, topic, eventType: event.type,
             messageId: alert.message_id, status: 'processed', envelope: { rule: rule.name, severity: rule.severity, event_id: event.id },
           });

@@ -4,7 +4,7 @@
 // nothing; a type without a handler is recorded as unhandled; a handler that keeps throwing
 // sends the message to gestion-de-alianzas-dlq (see runner.ts).
 import type postgres from 'postgres';
-import { claimInbox, insertPartnerAllianceEvent, recordDeadLettered, type SqlRunner } from '@relevo/db/sql';
+import { claimInbox, insertPartnerAllianceEvent, nulPath, recordDeadLettered, wasDeadLetteredById, type SqlRunner } from '@relevo/db/sql';
 import { TOPICS } from '@relevo/events';
 import { formatMessageId, type Message } from '@relevo/pulsar';
 import { ALLIANCE_EVENT_TYPES } from './alliance-schema.ts';
@@ -94,6 +94,7 @@ export function alliancesConsumer(deps: AlliancesDeps): ConsumerSpec {
     topic: deps.topicUrl(TOPICS.alianzas),
     subscription: ALLIANCES_SUBSCRIPTION,
     deadLetterTopic: deps.topicUrl(ALLIANCES_DLQ),
+    eventTypes: new Set([...ALLIANCE_EVENT_TYPES, ...deps.handlers.keys()]),
     async handle(message): Promise<HandleResult> {
       const event = await decode(message);
       const messageId = formatMessageId(message.messageId);
@@ -110,14 +111,12 @@ export function alliancesConsumer(deps: AlliancesDeps): ConsumerSpec {
       });
       return { type: event.type, outcome, eventTime: event.time };
     },
-    async wasDeadLettered(message) {
-      const rows = await deps.sql`select 1 from inbox where consumer = ${ALLIANCES_CONSUMER}
-        and message_id = ${formatMessageId(message.messageId)} and status = 'dead_lettered' limit 1`;
-      return rows.length > 0;
-    },
+    wasDeadLettered: (message) => wasDeadLetteredById(deps.sql, ALLIANCES_CONSUMER, formatMessageId(message.messageId)),
     async onDeadLettered(message, error) {
-      // Keyed like a processed message when it decodes, so a replay of the DLQ is claimed again.
-      const event = await decode(message).catch(() => undefined);
+      // Keyed like a processed message when it decodes, so a replay of the DLQ is claimed again;
+      // by its message id when it does not, or when its id or type could not be stored as they are.
+      const decoded = message.malformed === undefined ? await decode(message).catch(() => undefined) : undefined;
+      const event = decoded && !nulPath({ id: decoded.id, type: decoded.type }, '') ? decoded : undefined;
       await recordDeadLettered(deps.sql, {
         consumer: ALLIANCES_CONSUMER,
         messageKey: event?.id ?? `message:${formatMessageId(message.messageId)}`,

@@ -2,7 +2,7 @@
 // broker delivered it. Insert … on conflict do nothing, then acknowledge: a redelivered or
 // duplicated message leaves the one row that is already there.
 import { insertAuditEvent, type SqlRunner } from '@relevo/db/sql';
-import { decodeEvent, type OwnTopic } from '@relevo/events';
+import { decodeEvent, eventTypesOf, type OwnTopic } from '@relevo/events';
 import { formatMessageId, type Message } from '@relevo/pulsar';
 import type { ConsumerSpec, HandleResult } from './runner.ts';
 import type { WriterSchemas } from './writer-schemas.ts';
@@ -21,6 +21,7 @@ export function auditConsumer(deps: AuditDeps, topic: OwnTopic): ConsumerSpec {
     topic: deps.topicUrl(topic),
     subscription: AUDIT_SUBSCRIPTION,
     deadLetterTopic: deps.topicUrl(`${topic}-${AUDIT_SUBSCRIPTION}-dlq`),
+    eventTypes: new Set(eventTypesOf(topic)),
     async handle(message: Message, receivedAt: Date): Promise<HandleResult> {
       const writer = message.schemaVersion?.length ? (await deps.schemas.schemaOf(message)).schema : undefined;
       const event = decodeEvent(topic, message.payload, writer);

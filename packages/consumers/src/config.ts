@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, parseEnv } from '@relevo/runtime';
+import { env, parseEnv, pulsarTokenEnv, refuseInsecureToken } from '@relevo/runtime';
 
 export const CONSUMER_NAMES = ['audit', 'alliances', 'alerts'] as const;
 export type ConsumerName = (typeof CONSUMER_NAMES)[number];
@@ -7,7 +7,7 @@ export type ConsumerName = (typeof CONSUMER_NAMES)[number];
 const schema = z.object({
   DATABASE_URL: env.databaseUrl,
   BROKER_URL: z.string().regex(/^pulsar(\+ssl)?:\/\//, 'expected pulsar:// or pulsar+ssl://').default('pulsar://localhost:6650'),
-  PULSAR_TOKEN: z.string().min(1).optional(),
+  ...pulsarTokenEnv,
   PULSAR_TLS_CA_FILE: z.string().min(1).optional(),
   PULSAR_NAMESPACE: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected tenant/namespace').default('public/default'),
   CONSUMERS: env.list.pipe(z.array(z.enum(CONSUMER_NAMES)).min(1, 'name at least one of audit, alliances, alerts'))
@@ -23,7 +23,7 @@ const schema = z.object({
   ALERT_WEBHOOK_TIMEOUT_MS: env.positiveInt(5_000),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: env.logLevel,
-});
+}).superRefine(refuseInsecureToken(['BROKER_URL']));
 
 export type ConsumersConfig = z.infer<typeof schema>;
 

@@ -31,7 +31,7 @@ export interface ConsumersOptions {
 
 export interface RunningConsumers {
   runners: Runner[];
-  /** True while every subscription is open. */
+  /** True while every subscription is established (false while one reconnects or was refused). */
   ready(): boolean;
   /** Stops receiving, lets in-flight messages finish and be acknowledged, closes the subscriptions. */
   stop(): Promise<void>;
@@ -64,7 +64,7 @@ export async function startConsumers(o: ConsumersOptions): Promise<RunningConsum
   }
   return {
     runners,
-    ready: () => runners.every((r) => r.open),
+    ready: () => runners.every((r) => r.subscribed),
     stop: async () => {
       await Promise.all(runners.map((r) => r.stop()));
     },

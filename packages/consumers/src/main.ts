@@ -22,7 +22,7 @@ export async function runConsumersProcess(): Promise<number> {
   const sql = connectSql(config.DATABASE_URL, { max: config.CONSUMER_CONCURRENCY * 4 + 2, applicationName: 'relevo-consumers' });
   const client = createClient({
     serviceUrl: config.BROKER_URL,
-    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}),
+    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}),
     ...(config.PULSAR_TLS_CA_FILE ? { tls: { ca: readFileSync(config.PULSAR_TLS_CA_FILE) } } : {}),
     logger: log,
   });

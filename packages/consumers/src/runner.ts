@@ -2,8 +2,12 @@
 // then acknowledge. A handler that throws gets the message back later (nack); once it has
 // been redelivered maxRedeliveries times it goes to the consumer's dead-letter topic, with
 // the error attached as a property, and is acknowledged — unless it failed on the database
-// connection (transient.ts): that is redelivered for as long as it takes. stop() lets
-// in-flight messages finish and be acknowledged before the subscription closes.
+// connection (transient.ts): that is redelivered for as long as it takes. A message the client
+// could not read at all (Message.malformed) is dead-lettered at once: no redelivery can change
+// it. Once a message's dead-letter copy is sent it is acknowledged, even when recording that in
+// the database fails, so a message never produces a second copy every redelivery
+// (test/consumers/hostile-protocol.test.ts, hostile-avro.test.ts). stop() lets in-flight
+// messages finish and be acknowledged before the subscription closes.
 import { formatMessageId, PulsarError, type Consumer, type Message, type Producer, type PulsarClient } from '@relevo/pulsar';
 import { SpanKind, context, contextFromHeaders, endSpanWithError, startSpan, trace, type Logger } from '@relevo/runtime';
 import type { ConsumerMetrics } from './metrics.ts';
@@ -11,7 +15,7 @@ import { isTransientDatabaseError } from './transient.ts';
 import { schemaVersionOf } from './writer-schemas.ts';
 
 export interface HandleResult {
-  /** Event type for metrics ('unknown' when the message did not decode). */
+  /** Event type, for metrics (reported as 'other' unless it is one of the spec's eventTypes). */
   type: string;
   outcome: string;
   /** The envelope's time (epoch ms) for the event → receipt latency. */
@@ -25,6 +29,11 @@ export interface ConsumerSpec {
   subscription: string;
   /** Full topic URL of the dead-letter topic. */
   deadLetterTopic: string;
+  /**
+   * The event types the consumer knows: only these name a metric's `type` label, anything else
+   * a message says it is counts as 'other', so a producer cannot create series at will.
+   */
+  eventTypes: ReadonlySet<string>;
   handle(message: Message, receivedAt: Date): Promise<HandleResult>;
   /** Called after a message went to the dead-letter topic, before it is acknowledged. */
   onDeadLettered?(message: Message, error: Error): Promise<void>;
@@ -57,8 +66,18 @@ export interface RunnerOptions {
 
 export interface Runner {
   readonly name: string;
-  readonly open: boolean;
+  /** True while the subscription is established: not while it reconnects, is refused, or stops. */
+  readonly subscribed: boolean;
   stop(): Promise<void>;
+}
+
+/** A message the Pulsar client could not read (its checksum, batch counts or compression). */
+export class MalformedMessageError extends Error {
+  readonly code = 'MALFORMED_MESSAGE';
+  constructor(reason: string) {
+    super(`the message cannot be read: ${reason}`);
+    this.name = 'MalformedMessageError';
+  }
 }
 
 export const DLQ_PROPERTIES = {
@@ -96,6 +115,7 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
   let dlq: Promise<Producer> | undefined;
   let stopping = false;
   let open = true;
+  const typeLabel = (type: string | undefined) => (type !== undefined && spec.eventTypes.has(type) ? type : 'other');
 
   const deadLetter = async (message: Message, err: Error): Promise<void> => {
     dlq ??= o.client.createProducer({ topic: spec.deadLetterTopic, batching: false, sendTimeoutMs: 30_000 });
@@ -150,18 +170,42 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
     else endSpanWithError(span, delivery.error);
   };
 
-  /** Handles, acknowledges or hands back one message; never throws. Says what became of it. */
+  /**
+   * Sends the message to the dead-letter topic, records that, and acknowledges it. Once the copy
+   * is sent, a failure to record it is logged, not retried: a redelivery would send another copy.
+   */
+  const deadLettered = async (message: Message, error: Error, type: string): Promise<Delivery> => {
+    if (await spec.wasDeadLettered?.(message)) {
+      metrics.handled(spec.name, shortTopic(spec.topic), type, 'duplicate');
+      await settle(message);
+      return { outcome: 'duplicate' };
+    }
+    await deadLetter(message, error);
+    await spec.onDeadLettered?.(message, error).catch((err: unknown) =>
+      log.error({ err, consumer: spec.name, messageId: formatMessageId(message.messageId) },
+        'the message is on the dead-letter topic, but recording that failed; it is acknowledged all the same'));
+    metrics.deadLettered(spec.name, shortTopic(spec.topic));
+    metrics.handled(spec.name, shortTopic(spec.topic), type, 'dead_lettered');
+    log.error({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount,
+      deadLetterTopic: spec.deadLetterTopic }, message.malformed === undefined
+      ? 'message failed after its redeliveries: sent to the dead-letter topic'
+      : 'message cannot be read: sent to the dead-letter topic');
+    await settle(message);
+    return { outcome: 'dead_lettered', error };
+  };
+
   /** Handles, acknowledges or hands back one message; never throws. Says what became of it. */
   const one = async (message: Message): Promise<Delivery> => {
     const receivedAt = new Date();
     metrics.inFlight(spec.name, 1);
     try {
+      if (message.malformed !== undefined) return await deadLettered(message, new MalformedMessageError(message.malformed), 'other');
       let result: HandleResult;
       try {
         result = await spec.handle(message, receivedAt);
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
-        const type = message.properties.ce_type ?? 'unknown';
+        const type = typeLabel(message.properties.ce_type);
         if (isTransientDatabaseError(error)) {
           metrics.handled(spec.name, shortTopic(spec.topic), type, 'retry');
           log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount },
@@ -176,23 +220,12 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
           consumer.nack(message);
           return { outcome: 'retry', error };
         }
-        if (await spec.wasDeadLettered?.(message)) {
-          metrics.handled(spec.name, shortTopic(spec.topic), type, 'duplicate');
-          await settle(message);
-          return { outcome: 'duplicate' };
-        }
-        await deadLetter(message, error);
-        await spec.onDeadLettered?.(message, error);
-        metrics.deadLettered(spec.name, shortTopic(spec.topic));
-        metrics.handled(spec.name, shortTopic(spec.topic), type, 'dead_lettered');
-        log.error({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount,
-          deadLetterTopic: spec.deadLetterTopic }, 'message failed after its redeliveries: sent to the dead-letter topic');
-        await settle(message);
-        return { outcome: 'dead_lettered', error };
+        return await deadLettered(message, error, type);
       }
-      metrics.handled(spec.name, shortTopic(spec.topic), result.type, result.outcome);
+      const type = typeLabel(result.type);
+      metrics.handled(spec.name, shortTopic(spec.topic), type, result.outcome);
       if (result.eventTime !== undefined) {
-        metrics.latency(spec.name, shortTopic(spec.topic), result.type, (receivedAt.getTime() - result.eventTime) / 1000);
+        metrics.latency(spec.name, shortTopic(spec.topic), type, (receivedAt.getTime() - result.eventTime) / 1000);
       }
       await settle(message);
       return { outcome: result.outcome };
@@ -228,8 +261,8 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
   let stopped: Promise<void> | undefined;
   return {
     name: spec.name,
-    get open() {
-      return open && !stopping;
+    get subscribed() {
+      return open && !stopping && consumer.connected;
     },
     stop() {
       stopped ??= (async () => {

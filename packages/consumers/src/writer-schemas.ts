@@ -1,6 +1,7 @@
 // Writer schemas from the broker's registry, one fetch per (topic, schema version), cached.
 // A message is always read with the schema it was written with.
 import avro from 'avsc';
+import { decodeUntrusted } from '@relevo/events';
 import type { Message, PulsarClient, SchemaInfo } from '@relevo/pulsar';
 
 export class SchemaUnavailableError extends Error {
@@ -60,11 +61,11 @@ export class WriterSchemas {
 
 /**
  * Reads an Avro record with its writer type into plain JSON-able values: a `data` union of
- * records (wrapped by avsc as `{ fullName: value }`) is unwrapped, bytes become base64.
+ * records (wrapped by avsc as `{ fullName: value }`) is unwrapped, bytes become base64. Counts
+ * and lengths are checked against the payload before avsc reads it (MalformedAvroError).
  */
 export function decodeGeneric(type: avro.Type, payload: Uint8Array): Record<string, unknown> {
-  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const value = type.fromBuffer(buf) as Record<string, unknown>;
+  const value = decodeUntrusted(type, payload) as Record<string, unknown>;
   return plain(type, value) as Record<string, unknown>;
 }
 

@@ -1,6 +1,7 @@
 // Alliance events from the external gestion-de-alianzas topic, recorded against the
 // partner they reference. Written by the alliances handler inside its inbox transaction.
 import type { SqlRunner } from './consumer-audit.ts';
+import { assertStorable } from './storable-text.ts';
 
 export interface PartnerAllianceEventInput {
   partnerId: string;
@@ -13,8 +14,9 @@ export interface PartnerAllianceEventInput {
   schemaVersion: string | null;
 }
 
-/** Resolves false when the event is already recorded. */
+/** Resolves false when the event is already recorded; UnstorableTextError when a value holds U+0000. */
 export async function insertPartnerAllianceEvent(sql: SqlRunner, e: PartnerAllianceEventInput): Promise<boolean> {
+  assertStorable({ eventId: e.eventId, eventType: e.eventType, alianzaId: e.alianzaId, data: e.data });
   const rows = await sql.unsafe(`insert into partner_alliance_events
       (partner_id, event_id, event_type, alianza_id, data, occurred_at, message_id, schema_version)
     values ($1::uuid, $2, $3, $4, $5::jsonb, $6, $7, $8)

@@ -1,6 +1,7 @@
 // The audit trail of relevo's own events, written by `relevo consumers` and read by
 // `relevo audit`. Append-only: an insert that meets its (event id, topic) is a no-op.
 import type postgres from 'postgres';
+import { assertStorable } from './storable-text.ts';
 
 /** A pool or a transaction: anything that runs hand-written SQL. */
 export type SqlRunner = Pick<postgres.Sql, 'unsafe'>;
@@ -20,8 +21,12 @@ export interface AuditEventInput {
   redeliveryCount: number;
 }
 
-/** Stores one delivery; resolves false when that (event id, topic) is already there. */
+/**
+ * Stores one delivery; resolves false when that (event id, topic) is already there. Throws
+ * UnstorableTextError, writing nothing, when a value holds U+0000.
+ */
 export async function insertAuditEvent(sql: SqlRunner, e: AuditEventInput): Promise<boolean> {
+  assertStorable({ eventId: e.eventId, eventType: e.eventType, envelope: e.envelope, producerName: e.producerName, properties: e.properties });
   const rows = await sql.unsafe(`insert into audit_events (event_id, topic, event_type, partner_id, envelope, message_id,
       producer_name, properties, event_time, publish_time, received_at, redelivery_count)
     values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9, $10, $11, $12)

@@ -1,6 +1,7 @@
 // The inbox of the external consumers: the idempotency record of each message, written in
 // the same transaction as the handler's effect.
 import type { SqlRunner } from './consumer-audit.ts';
+import { assertStorable, storable } from './storable-text.ts';
 
 export type InboxStatus = 'processed' | 'unhandled' | 'dead_lettered';
 
@@ -21,8 +22,10 @@ export interface InboxEntry {
  * was already processed or recorded as unhandled (a duplicate: do nothing, acknowledge).
  * A dead-lettered entry is claimed again, so an operator may replay the dead-letter topic.
  * The row lock taken here also makes concurrent copies of one message wait for each other.
+ * Throws UnstorableTextError, writing nothing, when a value holds U+0000.
  */
 export async function claimInbox(sql: SqlRunner, e: InboxEntry): Promise<boolean> {
+  assertStorable({ messageKey: e.messageKey, eventType: e.eventType, envelope: e.envelope, error: e.error });
   const rows = await sql.unsafe(`insert into inbox (consumer, message_key, topic, event_type, message_id, status, envelope, error)
     values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
     on conflict (consumer, message_key) do update
@@ -36,8 +39,13 @@ export async function claimInbox(sql: SqlRunner, e: InboxEntry): Promise<boolean
   return rows.length === 1;
 }
 
-/** Records a message sent to the dead-letter topic (inserted, or an earlier entry updated). */
-export async function recordDeadLettered(sql: SqlRunner, e: Omit<InboxEntry, 'status'> & { error: string }): Promise<void> {
+/**
+ * Records a message sent to the dead-letter topic (inserted, or an earlier entry updated). The
+ * record is always writable: a U+0000 in any of its values is stored as U+FFFD (the dead-letter
+ * topic keeps the message's original bytes).
+ */
+export async function recordDeadLettered(sql: SqlRunner, entry: Omit<InboxEntry, 'status'> & { error: string }): Promise<void> {
+  const e = storable(entry);
   await sql.unsafe(`insert into inbox (consumer, message_key, topic, event_type, message_id, status, envelope, error)
     values ($1, $2, $3, $4, $5, 'dead_lettered', $6::jsonb, $7)
     on conflict (consumer, message_key) do update
@@ -47,6 +55,19 @@ export async function recordDeadLettered(sql: SqlRunner, e: Omit<InboxEntry, 'st
     e.consumer, e.messageKey, e.topic, e.eventType, e.messageId,
     e.envelope ?? null, e.error,
   ] as never[]);
+}
+
+/** True when the consumer's inbox has an entry under that key, whatever its status. */
+export async function inboxHas(sql: SqlRunner, consumer: string, messageKey: string): Promise<boolean> {
+  const rows = await sql.unsafe('select 1 from inbox where consumer = $1 and message_key = $2', [consumer, messageKey] as never[]);
+  return rows.length > 0;
+}
+
+/** True when this broker message id was dead-lettered by the consumer (its ack may have been lost since). */
+export async function wasDeadLetteredById(sql: SqlRunner, consumer: string, messageId: string): Promise<boolean> {
+  const rows = await sql.unsafe(`select 1 from inbox where consumer = $1 and message_id = $2 and status = 'dead_lettered' limit 1`,
+    [consumer, messageId] as never[]);
+  return rows.length > 0;
 }
 
 export interface InboxRecord {

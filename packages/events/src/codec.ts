@@ -1,5 +1,6 @@
 // Avro encoding of integration events for one topic's schema. Pure: no I/O.
 import avro from 'avsc';
+import { decodeUntrusted } from './bounded-decode.ts';
 import type { IntegrationEvent } from './envelope.ts';
 import { dataRecordName, topicSchema } from './schemas.ts';
 
@@ -80,11 +81,13 @@ function fromAvroValue(topic: string, value: Record<string, unknown>): Integrati
   return { ...value, data: { ...(union[branch!] as object) } } as unknown as IntegrationEvent;
 }
 
-/** Decodes with the topic's current (reader) schema, optionally resolving from the writer's. */
+/**
+ * Decodes with the topic's current (reader) schema, optionally resolving from the writer's.
+ * The bytes come from the network: their counts and lengths are checked before avsc reads them
+ * (MalformedAvroError, bounded-decode.ts).
+ */
 export function decodeEvent(topic: string, bytes: Uint8Array, writerSchemaJson?: string): IntegrationEvent {
   const reader = topicSchema(topic).type;
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (writerSchemaJson === undefined) return fromAvroValue(topic, reader.fromBuffer(buf) as Record<string, unknown>);
-  const writer = avro.Type.forSchema(JSON.parse(writerSchemaJson) as avro.Schema, { wrapUnions: 'auto' });
-  return fromAvroValue(topic, reader.fromBuffer(buf, reader.createResolver(writer)) as Record<string, unknown>);
+  const writer = writerSchemaJson === undefined ? undefined : avro.Type.forSchema(JSON.parse(writerSchemaJson) as avro.Schema, { wrapUnions: 'auto' });
+  return fromAvroValue(topic, decodeUntrusted(reader, bytes, writer) as Record<string, unknown>);
 }

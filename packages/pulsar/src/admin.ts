@@ -1,7 +1,7 @@
 // The few admin REST calls relevo needs.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { PulsarError } from './errors.ts';
+import { PulsarError, isPlaintextUrl } from './errors.ts';
 import { fullTopicName } from './topic.ts';
 
 export interface AdminSchema {
@@ -29,6 +29,8 @@ function topicPath(topic: string): { domain: string; rest: string } {
 
 export interface AdminOptions {
   token?: string;
+  /** Send the token to an http:// admin URL (clear text) too; without it such an admin refuses to be created. */
+  allowInsecureToken?: boolean;
   /** CA bundle an https admin URL's certificate is checked against (the broker's private CA). */
   ca?: string | Buffer;
   timeoutMs?: number;
@@ -43,6 +45,9 @@ interface AdminResponse {
 export function createAdmin(adminUrl: string, options: AdminOptions = {}): PulsarAdmin {
   const base = adminUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 30_000;
+  if (options.token && isPlaintextUrl(base) && !options.allowInsecureToken) {
+    throw new PulsarError('InsecureToken', `refusing to send the token to ${base} in clear text: use https://, or allow it explicitly (allowInsecureToken)`);
+  }
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
 
@@ -51,6 +56,7 @@ export function createAdmin(adminUrl: string, options: AdminOptions = {}): Pulsa
     const url = new URL(base + path);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<AdminResponse>((resolve, reject) => {
+      // node:http(s) follows no redirects, so the token never goes to a host the URL did not name.
       const req = send(url, { method, headers, timeout: timeoutMs, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

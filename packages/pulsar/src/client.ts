@@ -28,7 +28,7 @@ class Client implements PulsarClient {
     const logger = o.logger ?? silent;
     const operationTimeoutMs = o.operationTimeoutMs ?? 30_000;
     const pool = new ConnectionPool({
-      token: o.token, tls: o.tls, logger, operationTimeoutMs,
+      token: o.token, allowInsecureToken: o.allowInsecureToken ?? false, tls: o.tls, logger, operationTimeoutMs,
       connectionTimeoutMs: o.connectionTimeoutMs ?? 10_000,
       keepAliveMs: 30_000,
     });

@@ -1,13 +1,18 @@
 // One TCP/TLS connection to a broker (or proxy): CONNECT handshake, request/response matching with
 // per-request timeouts, PING/PONG keep-alive, and dispatch of producer/consumer traffic to handlers.
-// Any undecodable input closes the connection with a ProtocolError that every waiter sees.
+// Undecodable framing closes the connection with a ProtocolError that every waiter sees; a message
+// whose payload section cannot be read is handed to its consumer as a poison message instead, since
+// the broker would deliver it again on every new connection (frame.ts, consumer.ts).
+//
+// A token is only ever sent over TLS unless allowInsecureToken says otherwise: on a pulsar://
+// connection it would cross the network in clear text (packages/pulsar/test/insecure-token.test.ts).
 import net from 'node:net';
 import tls from 'node:tls';
 import { DEFAULT_MAX_MESSAGE_SIZE, PulsarError, ProtocolError, TimeoutError, serverError, toPulsarError } from './errors.ts';
 import {
   CommandType, decodeCommand, encodeAuthResponse, encodeConnect, encodePing, encodePong, type Incoming,
 } from './protocol/commands.ts';
-import { FRAME_PADDING, FrameDecoder, simpleFrame, type Frame } from './protocol/frame.ts';
+import { FRAME_PADDING, FrameDecoder, MAX_ACCEPTED_MESSAGE_SIZE, simpleFrame, type Frame } from './protocol/frame.ts';
 import type { BrokerAddress } from './topic.ts';
 import type { ClientOptions, Logger } from './types.ts';
 
@@ -19,13 +24,15 @@ export interface ProducerHandler {
 }
 
 export interface ConsumerHandler {
-  handleMessage(m: NonNullable<Incoming['message']>, metadata: Buffer, payload: Buffer): void;
+  /** frame.payload is set; frame.metadata too unless frame.invalid says why the section is unreadable. */
+  handleMessage(m: NonNullable<Incoming['message']>, frame: Frame): void;
   handleAckResponse(requestId: number, err: PulsarError | undefined): void;
   handleDisconnect(err: PulsarError): void;
 }
 
 export interface ConnectionConfig {
   token?: ClientOptions['token'];
+  allowInsecureToken?: boolean;
   tls?: ClientOptions['tls'];
   connectionTimeoutMs: number;
   operationTimeoutMs: number;
@@ -124,6 +131,9 @@ export class Connection {
   private async authData(): Promise<Buffer | undefined> {
     const t = this.cfg.token;
     if (t === undefined) return undefined;
+    if (!this.physical.tls && !this.cfg.allowInsecureToken) {
+      throw new PulsarError('InsecureToken', `refusing to send the token to ${this.physical.url} in clear text: use pulsar+ssl://, or allow it explicitly (allowInsecureToken)`);
+    }
     return Buffer.from(typeof t === 'string' ? t : await t(), 'utf8');
   }
 
@@ -172,8 +182,8 @@ export class Connection {
         this.producers.get(cmd.sendError!.producerId)?.handleSendError(cmd.sendError!);
         return;
       case CommandType.MESSAGE:
-        if (!frame.metadata || !frame.payload) throw new ProtocolError('MESSAGE frame without a payload section');
-        this.consumers.get(cmd.message!.consumerId)?.handleMessage(cmd.message!, frame.metadata, frame.payload);
+        if (!frame.payload) throw new ProtocolError('MESSAGE frame without a payload section');
+        this.consumers.get(cmd.message!.consumerId)?.handleMessage(cmd.message!, frame);
         return;
       case CommandType.CLOSE_PRODUCER: {
         const id = cmd.closeProducer!.producerId;
@@ -214,7 +224,11 @@ export class Connection {
         this.connected = true;
         clearTimeout(this.connectTimer);
         const max = cmd.connected!.maxMessageSize;
-        if (max && max > 0) this.maxMessageSize = max;
+        if (max && max > 0) this.maxMessageSize = Math.min(max, MAX_ACCEPTED_MESSAGE_SIZE);
+        if (max && max > MAX_ACCEPTED_MESSAGE_SIZE) {
+          this.cfg.logger.warn({ broker: this.physical.url, announced: max, accepted: MAX_ACCEPTED_MESSAGE_SIZE },
+            'pulsar: the broker announces a larger max message size than the client accepts; frames are limited to the smaller');
+        }
         this.decoder.maxFrameSize = this.maxMessageSize + FRAME_PADDING;
         this.keepAlive = setInterval(() => this.keepAliveTick(), this.cfg.keepAliveMs);
         this.keepAlive.unref();

@@ -9,15 +9,15 @@
 import { Backoff, retrying, sleep } from './backoff.ts';
 import type { Connection, ConsumerHandler } from './connection.ts';
 import type { ClientContext } from './context.ts';
-import { PulsarError, ProtocolError, isFatalOnReconnect, isRetriable, toPulsarError } from './errors.ts';
+import { PulsarError, isFatalOnReconnect, isRetriable, toPulsarError } from './errors.ts';
 import type { MessageQueue } from './message-queue.ts';
 import { entryKey } from './message-id.ts';
 import {
   AckType, SubType, encodeAck, encodeCloseConsumer, encodeFlow, encodeRedeliver, encodeSubscribe,
   type Incoming, type MessageIdData, type SchemaData,
 } from './protocol/commands.ts';
-import { simpleFrame } from './protocol/frame.ts';
-import { decodeEntryMetadata, decodeSingleMetadata, type EntryMetadata } from './protocol/metadata.ts';
+import { simpleFrame, type Frame } from './protocol/frame.ts';
+import { readEntry, type EntryMetadata } from './protocol/metadata.ts';
 import type { Message, MessageId } from './types.ts';
 
 export interface ConsumerConfig {
@@ -50,6 +50,8 @@ interface AckWaiter {
 }
 
 type State = 'connecting' | 'ready' | 'closing' | 'closed';
+
+const MAX_PERMITS = 2 ** 31 - 1;
 
 function isBefore(aLedger: bigint, aEntry: bigint, bLedger: bigint, bEntry: bigint): boolean {
   return aLedger < bLedger || (aLedger === bLedger && aEntry <= bEntry);
@@ -126,6 +128,10 @@ export class ConsumerImpl implements ConsumerHandler {
     cnx.write(simpleFrame((w) => encodeFlow(w, this.id, this.cfg.receiverQueueSize)));
   }
 
+  get connected(): boolean {
+    return this.state === 'ready';
+  }
+
   /** State can change across awaits; a method call keeps TypeScript from narrowing it away. */
   private isClosing(): boolean {
     return this.state === 'closing' || this.state === 'closed';
@@ -167,43 +173,45 @@ export class ConsumerImpl implements ConsumerHandler {
     }
   }
 
-  handleMessage(cmd: NonNullable<Incoming['message']>, metadataBuf: Buffer, payload: Buffer): void {
+  handleMessage(cmd: NonNullable<Incoming['message']>, frame: Frame): void {
     if (this.state !== 'ready') return;
-    const meta = decodeEntryMetadata(metadataBuf);
-    const count = meta.numMessagesInBatch ?? 1;
+    const { ledgerId, entryId } = cmd.messageId;
+    const entry = readEntry(frame);
+    // The broker took as many flow permits as the entry's metadata claims messages, whether or
+    // not the entry holds them; they are given back as it is consumed, or it stalls this consumer.
+    const claimed = Math.min(Math.max(entry.meta?.numMessagesInBatch ?? 1, 0), MAX_PERMITS);
     // Messages from before a redeliver-all (exclusive/failover nack) are stale copies.
     if (cmd.consumerEpoch !== undefined && cmd.consumerEpoch < this.epoch) {
-      this.consumed(count);
+      this.consumed(claimed);
       return;
     }
-    if (meta.compression !== 0) {
-      this.ctx.logger.error({ topic: this.cfg.topic, compression: meta.compression }, 'pulsar: compressed messages are not supported; left unacknowledged');
-      this.consumed(count);
+    if ('invalid' in entry) {
+      // A poison message: the broker would deliver it again on every connection, so it is handed to
+      // the application whole (batch index -1: one ack settles the entry) to dead-letter or drop.
+      // Its receipt returns one permit; the rest of what its metadata claimed go back now.
+      if (claimed > 1) this.consumed(claimed - 1);
+      this.ctx.logger.warn({ topic: this.cfg.topic, messageId: `${ledgerId}:${entryId}`, reason: entry.invalid },
+        'pulsar: a message cannot be read; delivered as malformed');
+      const meta = entry.meta ?? { producerName: '', sequenceId: 0n, publishTime: 0, properties: {}, compression: 0, nullValue: false };
+      this.deliver(meta, cmd, frame.payload!, { ledgerId, entryId, partition: this.cfg.partition, batchIndex: -1 },
+        meta.properties, meta.partitionKey, meta.eventTime, meta.sequenceId, entry.invalid);
       return;
     }
-    const { ledgerId, entryId } = cmd.messageId;
-    if (meta.numMessagesInBatch === undefined) {
-      this.deliver(meta, cmd, payload, { ledgerId, entryId, partition: this.cfg.partition, batchIndex: -1 },
+    const { meta, singles } = entry;
+    if (!singles) {
+      this.deliver(meta, cmd, entry.payload, { ledgerId, entryId, partition: this.cfg.partition, batchIndex: -1 },
         meta.properties, meta.partitionKey, meta.eventTime, meta.sequenceId);
       return;
     }
+    const count = singles.length;
     const key = `${ledgerId}:${entryId}`;
     let tracker = this.trackers.get(key);
     if (!tracker) {
       tracker = { ledgerId, entryId, acked: new Array<boolean>(count).fill(false), remaining: count };
       this.trackers.set(key, tracker);
     }
-    let off = 0;
     for (let i = 0; i < count; i++) {
-      if (off + 4 > payload.length) throw new ProtocolError('batch shorter than its num_messages_in_batch');
-      const size = payload.readUInt32BE(off);
-      off += 4;
-      if (off + size > payload.length) throw new ProtocolError('batch entry metadata exceeds the payload');
-      const single = decodeSingleMetadata(payload, off, off + size);
-      off += size;
-      if (off + single.payloadSize > payload.length) throw new ProtocolError('batch entry payload exceeds the payload');
-      const body = payload.subarray(off, off + single.payloadSize);
-      off += single.payloadSize;
+      const { single, body } = singles[i]!;
       if (tracker.acked[i] || single.compactedOut) {
         this.consumed(1);
         continue;
@@ -216,11 +224,13 @@ export class ConsumerImpl implements ConsumerHandler {
   private deliver(
     meta: EntryMetadata, cmd: NonNullable<Incoming['message']>, payload: Buffer, messageId: MessageId,
     properties: Record<string, string>, partitionKey: string | undefined, eventTime: number | undefined, sequenceId: bigint,
+    malformed?: string,
   ): void {
     const msg: Message = {
       topic: this.cfg.topic, messageId, payload, properties, publishTime: meta.publishTime, sequenceId,
       producerName: meta.producerName, redeliveryCount: cmd.redeliveryCount,
     };
+    if (malformed !== undefined) msg.malformed = malformed;
     if (partitionKey !== undefined) msg.partitionKey = partitionKey;
     if (eventTime) msg.eventTime = eventTime;
     if (meta.schemaVersion) msg.schemaVersion = meta.schemaVersion;
@@ -231,8 +241,12 @@ export class ConsumerImpl implements ConsumerHandler {
   consumed(n: number): void {
     this.permits += n;
     if (this.permits >= Math.max(1, this.cfg.receiverQueueSize >> 1) && this.state === 'ready' && this.cnx) {
-      this.cnx.write(simpleFrame((w) => encodeFlow(w, this.id, this.permits)));
-      this.permits = 0;
+      // The broker adds permits to a signed 32-bit count: more than MAX_PERMITS go in several FLOWs.
+      while (this.permits > 0) {
+        const n = Math.min(this.permits, MAX_PERMITS);
+        this.cnx.write(simpleFrame((w) => encodeFlow(w, this.id, n)));
+        this.permits -= n;
+      }
     }
   }
 

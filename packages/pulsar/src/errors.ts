@@ -12,7 +12,7 @@ const SERVER_ERRORS = [
 export type ServerErrorCode = (typeof SERVER_ERRORS)[number];
 export type ClientErrorCode =
   | 'Timeout' | 'ConnectionClosed' | 'ConnectionError' | 'TlsError' | 'ProtocolError' | 'AlreadyClosed'
-  | 'InvalidArgument' | 'MessageTooBig' | 'NotSupported' | 'LookupError' | 'AdminError';
+  | 'InvalidArgument' | 'MessageTooBig' | 'NotSupported' | 'LookupError' | 'AdminError' | 'InsecureToken';
 export type PulsarErrorCode = ServerErrorCode | ClientErrorCode;
 
 export class PulsarError extends Error {
@@ -67,7 +67,7 @@ export function isRetriable(err: unknown): boolean {
 
 const FATAL_ON_RECONNECT = new Set<PulsarErrorCode>([
   'TopicTerminatedError', 'ProducerFenced', 'IncompatibleSchema', 'AuthorizationError', 'InvalidTopicName',
-  'NotAllowedError', 'AlreadyClosed',
+  'NotAllowedError', 'AlreadyClosed', 'InsecureToken',
 ]);
 
 /** While re-establishing after a disconnect everything is retried except errors that cannot heal. */
@@ -79,4 +79,12 @@ export function toPulsarError(err: unknown, fallback: PulsarErrorCode = 'Connect
   if (err instanceof PulsarError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   return new PulsarError(fallback, msg, { cause: err });
+}
+
+/**
+ * True for URLs whose traffic crosses the network in clear text (pulsar://, http://): a token
+ * is not sent to them unless the caller allows it explicitly. Config validation asks the same.
+ */
+export function isPlaintextUrl(url: string): boolean {
+  return /^(pulsar|http):\/\//i.test(url.trim());
 }

@@ -1,7 +1,7 @@
 export { createClient } from './client.ts';
 export { createAdmin, type AdminOptions, type AdminSchema, type PulsarAdmin } from './admin.ts';
 export { loadNativeClient } from './adapters/native.ts';
-export { PulsarError, ProtocolError, TimeoutError, isRetriable, messageTooBig, type PulsarErrorCode } from './errors.ts';
+export { PulsarError, ProtocolError, TimeoutError, isPlaintextUrl, isRetriable, messageTooBig, type PulsarErrorCode } from './errors.ts';
 export { formatMessageId, parseMessageId } from './message-id.ts';
 export { javaStringHash, partitionForKey } from './routing.ts';
 export type {

@@ -1,6 +1,8 @@
 // Topic resolution over the binary protocol: PARTITIONED_METADATA, then LOOKUP following redirects
 // (carrying the authoritative flag) until a broker says Connect. When the answer asks for
 // proxy_through_service_url, the logical broker is reached through the service URL's address.
+// A client that started on pulsar+ssl:// stays on TLS: an answer naming a pulsar:// broker is refused,
+// not followed (packages/pulsar/test/insecure-token.test.ts).
 import type { Connection } from './connection.ts';
 import type { ConnectionPool } from './connection-pool.ts';
 import { PulsarError, ProtocolError, serverError } from './errors.ts';
@@ -60,6 +62,9 @@ export class LookupService {
       const url = this.useTls ? res.brokerServiceUrlTls : res.brokerServiceUrl;
       if (!url) throw new PulsarError('LookupError', `lookup of ${topic} returned no ${this.useTls ? 'TLS ' : ''}broker URL`);
       const logical = parseBrokerUrl(url);
+      if (this.useTls && !logical.tls) {
+        throw new PulsarError('LookupError', `lookup of ${topic} answered ${logical.url}, a plaintext broker URL, to a pulsar+ssl:// client: refused`);
+      }
       const physical = res.proxyThroughServiceUrl ? service : logical;
       if (res.response === LookupType.Connect) return { logical, physical };
       authoritative = res.authoritative;

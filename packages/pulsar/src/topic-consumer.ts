@@ -32,6 +32,10 @@ export class TopicConsumer implements Consumer {
     return new TopicConsumer(queue, parts);
   }
 
+  get connected(): boolean {
+    return this.parts.every((p) => p.connected);
+  }
+
   private owner(id: MessageId): ConsumerImpl {
     if (this.parts.length === 1) return this.parts[0]!;
     const part = this.parts[id.partition];

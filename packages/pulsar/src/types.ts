@@ -65,9 +65,19 @@ export interface Message {
   producerName: string;
   schemaVersion?: Uint8Array;
   redeliveryCount: number;
+  /**
+   * Set when the broker delivered an entry this client cannot read (a checksum that does not
+   * match, a batch whose counts or sizes do not fit its bytes, an unsupported compression): why.
+   * The payload is then the entry's raw bytes and the id names the whole entry (batchIndex -1).
+   * The broker delivers it again on every reconnect until it is acknowledged, so a consumer
+   * dead-letters (or drops) it and acks it.
+   */
+  malformed?: string;
 }
 
 export interface Consumer {
+  /** True while every partition's subscription is established (false while reconnecting or after a fatal refusal). */
+  readonly connected: boolean;
   /** Rejects with TimeoutError (code 'Timeout') when nothing arrives in time. */
   receive(timeoutMs?: number): Promise<Message>;
   [Symbol.asyncIterator](): AsyncIterator<Message>;
@@ -118,6 +128,11 @@ export interface ClientOptions {
   /** pulsar://host:port or pulsar+ssl://host:port (a comma-separated host list is accepted). */
   serviceUrl: string;
   token?: string | (() => Promise<string>);
+  /**
+   * Send the token over pulsar:// (clear text) too. Off by default: without it a token is only
+   * sent over TLS, and a connection that would carry it in clear text fails with InsecureToken.
+   */
+  allowInsecureToken?: boolean;
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   operationTimeoutMs?: number;
   connectionTimeoutMs?: number;

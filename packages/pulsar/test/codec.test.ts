@@ -116,13 +116,32 @@ describe('frame decoder', () => {
     expect(bytewise).toHaveLength(3);
   });
 
-  it('rejects a wrong checksum, a wrong magic and an absurd size', () => {
+  it('reads a payload section without the optional magic number and checksum', () => {
+    // [size][cmdSize][cmd][0x0e01][crc][metaSize]… without its 6 bytes of magic and checksum.
+    const magicAt = 8 + msg.readUInt32BE(4);
+    const bare = Buffer.concat([msg.subarray(0, magicAt), msg.subarray(magicAt + 6)]);
+    bare.writeUInt32BE(bare.length - 4, 0);
+    const [withCrc] = collect([msg]);
+    const [without] = collect([bare]);
+    expect(without!.invalid).toBeUndefined();
+    expect(decodeEntryMetadata(without!.metadata!)).toEqual(decodeEntryMetadata(withCrc!.metadata!));
+    expect([...without!.payload!]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('marks a message whose checksum or sizes do not hold as invalid, keeping the connection', () => {
     const badCrc = Buffer.from(msg);
     badCrc[badCrc.length - 1]! ^= 0xff;
-    expect(() => collect([badCrc])).toThrow(/checksum mismatch/);
+    expect(collect([badCrc, ping]).map((f) => f.invalid)).toEqual([expect.stringMatching(/checksum mismatch/), undefined]);
+    // Another magic is no checksum: its bytes then read as a metadata size far beyond the frame.
     const badMagic = Buffer.from(msg);
     badMagic.writeUInt16BE(0xbeef, 8 + msg.readUInt32BE(4));
-    expect(() => collect([badMagic])).toThrow(/magic/);
+    expect(collect([badMagic])[0]!.invalid).toMatch(/metadata size \d+ exceeds the frame/);
+    const entryMeta = Buffer.concat([msg.subarray(0, 8 + msg.readUInt32BE(4)), Buffer.from([0x0e, 0x02, 0x7f, 0xff, 0xff, 0xff])]);
+    entryMeta.writeUInt32BE(entryMeta.length - 4, 0);
+    expect(collect([entryMeta])[0]!.invalid).toMatch(/broker entry metadata of \d+ bytes exceeds the frame/);
+  });
+
+  it('rejects an absurd frame size and a command that does not fit its frame', () => {
     expect(() => collect([Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 0])])).toThrow(/out of range/);
     expect(() => collect([Buffer.from([0, 0, 0, 6, 0, 0, 0, 9, 0, 0])])).toThrow(/does not fit/);
   });

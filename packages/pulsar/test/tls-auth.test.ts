@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, PulsarError } from '../src/index.ts';
@@ -23,6 +24,10 @@ const seen: Array<{ method?: string; token?: string }> = [];
 let supportsAuthRefresh: number | undefined;
 let challengeAnswer: Promise<string> | undefined;
 let answerChallenge: (token: string) => void = () => {};
+/** Connections the plaintext broker named by a downgrading lookup answer was offered. */
+let plainConnections = 0;
+let plainPort: number;
+let plainServer: net.Server;
 
 function openssl(...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
@@ -34,12 +39,14 @@ function authToken(authData: Buffer | number | undefined): string | undefined {
 
 function serve(socket: tls.TLSSocket): void {
   socket.on('error', () => {});
+  let downgrade = false;
   const decoder = new FrameDecoder((frame) => {
     const base = fields(frame.command);
     const type = base.get(1) as number;
     const body = fields(base.get(type) as Buffer);
     if (type === 2) {
       const token = authToken(body.get(3));
+      downgrade = token === 'downgrade';
       seen.push({ method: (body.get(5) as Buffer | undefined)?.toString(), ...(token ? { token } : {}) });
       const flags = body.get(10);
       supportsAuthRefresh = Buffer.isBuffer(flags) ? fields(flags).get(1) as number | undefined : undefined;
@@ -53,6 +60,11 @@ function serve(socket: tls.TLSSocket): void {
       }
     } else if (type === 37) {
       answerChallenge(authToken(fields(body.get(2) as Buffer).get(2)) ?? '');
+    } else if (type === 21 && downgrade) {
+      socket.write(simpleFrame((w) => w.uint(1, 22).message(22, (c) => c.uint(1, 0).uint(2, body.get(2) as number).uint(3, 0))));
+    } else if (type === 23 && downgrade) {
+      // The TLS URL field names a plaintext broker.
+      socket.write(simpleFrame((w) => w.uint(1, 24).message(24, (c) => c.string(2, `pulsar://127.0.0.1:${plainPort}`).uint(3, 1).uint(4, body.get(2) as number))));
     } else if (type === 21) {
       // Answer the first request with a refusal, proving a full request/response round trip over TLS.
       const requestId = body.get(2) as number;
@@ -77,11 +89,17 @@ beforeAll(async () => {
     return (server.address() as { port: number }).port;
   };
   port = await listen('127.0.0.1');
+  plainServer = net.createServer((s) => {
+    plainConnections++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => plainServer.listen(0, '127.0.0.1', r));
+  plainPort = (plainServer.address() as net.AddressInfo).port;
   otherHostPort = await listen('127.0.0.2');
 });
 
 afterAll(async () => {
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  await Promise.all([...servers, plainServer].map((s) => new Promise((r) => s.close(r))));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -134,6 +152,13 @@ describe('TLS and token authentication', () => {
     const err = await createProducerError({ token: 'jwt-abc' });
     expect(err.code).toBe('TlsError');
     expect(err.message).toMatch(/certificate/i);
+  });
+
+  it('refuses a lookup answer that moves it to a plaintext broker, which it never contacts', async () => {
+    const err = await createProducerError({ token: 'downgrade', ca });
+    expect(err.code).toBe('LookupError');
+    expect(err.message).toMatch(new RegExp(`answered pulsar://127\\.0\\.0\\.1:${plainPort}, a plaintext broker URL, to a pulsar\\+ssl:// client: refused`));
+    expect(plainConnections).toBe(0);
   });
 
   it('checks the certificate against the host name', async () => {

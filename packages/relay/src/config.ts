@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { env, parseEnv } from '@relevo/runtime';
+import { env, parseEnv, pulsarTokenEnv, refuseInsecureToken } from '@relevo/runtime';
 
 const schema = z.object({
   DATABASE_URL: env.databaseUrl,
   BROKER_URL: z.string().regex(/^pulsar(\+ssl)?:\/\//, 'expected pulsar:// or pulsar+ssl://').default('pulsar://localhost:6650'),
   PULSAR_ADMIN_URL: z.url().default('http://localhost:8080'),
-  PULSAR_TOKEN: z.string().min(1).optional(),
+  ...pulsarTokenEnv,
   PULSAR_TLS_CA_FILE: z.string().min(1).optional(),
   PULSAR_NAMESPACE: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected tenant/namespace').default('public/default'),
   RELAY_ID: z.string().min(1).optional(),
@@ -23,7 +23,7 @@ const schema = z.object({
   METRICS_PORT: env.port(9464),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: env.logLevel,
-});
+}).superRefine(refuseInsecureToken(['BROKER_URL', 'PULSAR_ADMIN_URL']));
 
 export type RelayConfig = z.infer<typeof schema>;
 

@@ -22,13 +22,15 @@ export async function runRelayProcess(): Promise<number> {
   const ca = config.PULSAR_TLS_CA_FILE ? readFileSync(config.PULSAR_TLS_CA_FILE) : undefined;
   const client = createClient({
     serviceUrl: config.BROKER_URL,
-    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}),
+    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}),
     ...(ca ? { tls: { ca } } : {}),
     logger: log,
   });
   const metrics = createRelayMetrics(sql, config.RELAY_SHARDS);
 
-  const dedup = await createAdmin(config.PULSAR_ADMIN_URL, { ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}), ...(ca ? { ca } : {}) })
+  const dedup = await createAdmin(config.PULSAR_ADMIN_URL, {
+    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}), ...(ca ? { ca } : {}),
+  })
     .deduplicationStatus(config.PULSAR_NAMESPACE)
     .catch((err: unknown) => {
       log.warn({ err, namespace: config.PULSAR_NAMESPACE }, 'could not ask the broker whether deduplication is on');

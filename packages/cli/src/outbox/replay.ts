@@ -9,7 +9,7 @@ import { countSentForReplay, listSentForReplay, type ReplaySelection } from '@re
 import { encodeEvent, topicSchema, type IntegrationEvent } from '@relevo/events';
 import { createClient, type Producer } from '@relevo/pulsar';
 import { messageProperties, topicUrl } from '@relevo/relay';
-import { env, parseEnv } from '@relevo/runtime';
+import { env, parseEnv, pulsarTokenEnv, refuseInsecureToken } from '@relevo/runtime';
 import { CliError } from '../errors.ts';
 import { parse, parseId, parsePositive, parseTime, parseUuid } from '../args.ts';
 import { printable, progress, toJson } from '../format.ts';
@@ -17,10 +17,10 @@ import type { Context } from './context.ts';
 
 const brokerEnv = z.object({
   BROKER_URL: z.string().regex(/^pulsar(\+ssl)?:\/\//, 'expected pulsar:// or pulsar+ssl://').default('pulsar://localhost:6650'),
-  PULSAR_TOKEN: z.string().min(1).optional(),
+  ...pulsarTokenEnv,
   PULSAR_TLS_CA_FILE: z.string().min(1).optional(),
   PULSAR_NAMESPACE: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected tenant/namespace').default('public/default'),
-});
+}).superRefine(refuseInsecureToken(['BROKER_URL']));
 
 const PAGE = 500;
 
@@ -61,7 +61,7 @@ export async function replay(ctx: Context, args: string[]): Promise<number> {
   const broker = parseEnv(brokerEnv);
   const client = createClient({
     serviceUrl: broker.BROKER_URL,
-    ...(broker.PULSAR_TOKEN ? { token: broker.PULSAR_TOKEN } : {}),
+    ...(broker.PULSAR_TOKEN ? { token: broker.PULSAR_TOKEN, allowInsecureToken: broker.PULSAR_ALLOW_INSECURE_TOKEN } : {}),
     ...(broker.PULSAR_TLS_CA_FILE ? { tls: { ca: readFileSync(broker.PULSAR_TLS_CA_FILE) } } : {}),
   });
   const producers = new Map<string, Promise<Producer>>();

@@ -33,6 +33,7 @@ interface NativeConsumer {
   acknowledgeId(id: NativeMessageId): Promise<unknown>;
   acknowledgeCumulativeId(id: NativeMessageId): Promise<unknown>;
   negativeAcknowledgeId(id: NativeMessageId): void;
+  isConnected(): boolean;
   close(): Promise<unknown>;
 }
 interface NativeClient {
@@ -129,6 +130,9 @@ function nativeConsumer(c: NativeConsumer): Consumer {
     return msg;
   };
   return {
+    get connected() {
+      return c.isConnected();
+    },
     receive,
     [Symbol.asyncIterator]: () => ({ next: async () => ({ value: await receive(), done: false }) }),
     async ack(m) {

@@ -2,7 +2,8 @@
 //   simple:  [total u32][cmdSize u32][BaseCommand]
 //   payload: [total u32][cmdSize u32][BaseCommand][0x0e01][crc32c u32][metaSize u32][MessageMetadata][payload]
 // (an optional [0x0e02][size u32][BrokerEntryMetadata] may precede the 0x0e01 section). The CRC covers
-// everything after the checksum field.
+// everything after the checksum field. The magic number and checksum are optional: a producer may
+// send [metaSize u32][MessageMetadata][payload] alone, and the broker stores and delivers it so.
 import { ProtocolError } from '../errors.ts';
 import { crc32c } from './crc32c.ts';
 import { ProtoWriter } from './proto.ts';
@@ -59,32 +60,51 @@ export function payloadFrame(
 export interface Frame {
   command: Buffer;
   metadata?: Buffer;
+  /** Everything after the metadata; when `invalid` is set, the whole payload section as received. */
   payload?: Buffer;
+  /**
+   * Why the payload section cannot be read (checksum mismatch, sizes that do not fit). The frame
+   * itself is intact — its length came from the frame header — so only this one message is bad,
+   * not the connection: the consumer hands it on as a poison message (consumer.ts).
+   */
+  invalid?: string;
 }
+
+/** The largest frame a broker may announce in CONNECTED: a frame is buffered whole before it is read. */
+export const MAX_ACCEPTED_MESSAGE_SIZE = 64 * 1024 * 1024;
 
 export function parseFrame(frame: Buffer): Frame {
   if (frame.length < 4) throw new ProtocolError('frame shorter than its command size field');
   const cmdSize = frame.readUInt32BE(0);
   if (cmdSize === 0 || 4 + cmdSize > frame.length) throw new ProtocolError(`command size ${cmdSize} does not fit frame of ${frame.length}`);
   const command = frame.subarray(4, 4 + cmdSize);
-  let p = 4 + cmdSize;
+  const p = 4 + cmdSize;
   if (p === frame.length) return { command };
-  if (frame.length - p >= 6 && frame.readUInt16BE(p) === MAGIC_BROKER_ENTRY_METADATA) {
-    p += 6 + frame.readUInt32BE(p + 2);
+  const section = frame.subarray(p);
+  const invalid = (reason: string): Frame => ({ command, payload: section, invalid: reason });
+  let q = 0;
+  if (section.length >= 6 && section.readUInt16BE(0) === MAGIC_BROKER_ENTRY_METADATA) {
+    const size = section.readUInt32BE(2);
+    if (6 + size > section.length) return invalid(`broker entry metadata of ${size} bytes exceeds the frame`);
+    q = 6 + size;
   }
-  if (frame.length - p < 10) throw new ProtocolError('truncated payload section');
-  const magic = frame.readUInt16BE(p);
-  if (magic !== MAGIC_CRC32C) throw new ProtocolError(`bad payload magic 0x${magic.toString(16)}`);
-  const expected = frame.readUInt32BE(p + 2);
-  const actual = crc32c(frame, p + 6, frame.length);
-  if (expected !== actual) throw new ProtocolError(`payload checksum mismatch (got 0x${actual.toString(16)}, frame says 0x${expected.toString(16)})`);
-  const metaSize = frame.readUInt32BE(p + 6);
-  const metaStart = p + 10;
-  if (metaStart + metaSize > frame.length) throw new ProtocolError('metadata size exceeds frame');
+  // Without a checksum the section starts with the metadata size, whose first two bytes could only
+  // read 0x0e01 for metadata of 235 MB, beyond any frame accepted (MAX_ACCEPTED_MESSAGE_SIZE).
+  if (section.length - q >= 2 && section.readUInt16BE(q) === MAGIC_CRC32C) {
+    if (section.length - q < 10) return invalid('truncated checksum section');
+    const expected = section.readUInt32BE(q + 2);
+    const actual = crc32c(section, q + 6, section.length);
+    if (expected !== actual) return invalid(`payload checksum mismatch (got 0x${actual.toString(16)}, the message says 0x${expected.toString(16)})`);
+    q += 6;
+  }
+  if (section.length - q < 4) return invalid('payload section shorter than its metadata size field');
+  const metaSize = section.readUInt32BE(q);
+  const metaStart = q + 4;
+  if (metaStart + metaSize > section.length) return invalid(`metadata size ${metaSize} exceeds the frame`);
   return {
     command,
-    metadata: frame.subarray(metaStart, metaStart + metaSize),
-    payload: frame.subarray(metaStart + metaSize),
+    metadata: section.subarray(metaStart, metaStart + metaSize),
+    payload: section.subarray(metaStart + metaSize),
   };
 }
 

@@ -1,6 +1,7 @@
 // MessageMetadata (one per entry) and SingleMessageMetadata (one per message inside a batch).
 import { ProtocolError } from '../errors.ts';
 import { decodeKeyValueInto } from './commands.ts';
+import type { Frame } from './frame.ts';
 import { ProtoReader, type ProtoWriter } from './proto.ts';
 
 export interface EntryMetadata {
@@ -104,6 +105,68 @@ export function decodeSingleMetadata(buf: Uint8Array, start: number, end: number
       default: r.skip(w);
     }
   }
-  if (m.payloadSize < 0) throw new ProtocolError('SingleMessageMetadata without payload_size');
+  if (m.payloadSize < 0) throw new ProtocolError('SingleMessageMetadata without a valid payload_size');
   return m;
+}
+
+/**
+ * The most messages one batch entry may claim. Producers batch up to a few thousand (the Java
+ * client's default is 1,000); a count beyond this is a malformed entry, whatever its payload.
+ */
+export const MAX_BATCH_MESSAGES = 100_000;
+
+/** Bytes the smallest batch entry takes: its u32 size and a SingleMessageMetadata holding just payload_size. */
+const MIN_BATCH_ENTRY_BYTES = 6;
+
+const COMPRESSION = ['NONE', 'LZ4', 'ZLIB', 'ZSTD', 'SNAPPY'];
+
+export type Entry =
+  | { meta: EntryMetadata; payload: Buffer; singles?: Array<{ single: SingleMetadata; body: Buffer }> }
+  | { invalid: string; meta?: EntryMetadata };
+
+/**
+ * Reads one delivered entry: its metadata and, for a batch, every message in it — or says why
+ * it cannot be read. Every count and size comes from the sender, so each is checked against the
+ * bytes that are there before anything is allocated from it; nothing here throws
+ * (packages/pulsar/test/malformed-entries.test.ts).
+ */
+export function readEntry(frame: Frame): Entry {
+  if (frame.invalid !== undefined || !frame.metadata || !frame.payload) return { invalid: frame.invalid ?? 'no metadata' };
+  let meta: EntryMetadata;
+  try {
+    meta = decodeEntryMetadata(frame.metadata);
+  } catch (e) {
+    return { invalid: `unreadable message metadata: ${(e as Error).message}` };
+  }
+  const payload = frame.payload;
+  if (meta.compression !== 0) {
+    return { meta, invalid: `compressed with ${COMPRESSION[meta.compression] ?? `codec ${meta.compression}`}, which this client does not read` };
+  }
+  const count = meta.numMessagesInBatch;
+  if (count === undefined) return { meta, payload };
+  const fits = Math.floor(payload.length / MIN_BATCH_ENTRY_BYTES);
+  if (count < 1 || count > MAX_BATCH_MESSAGES || count > fits) {
+    return { meta, invalid: `num_messages_in_batch ${count} does not fit a payload of ${payload.length} bytes (1 to ${Math.min(fits, MAX_BATCH_MESSAGES)} would)` };
+  }
+  const singles: Array<{ single: SingleMetadata; body: Buffer }> = [];
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    if (off + 4 > payload.length) return { meta, invalid: `batch ends after ${i} of its ${count} messages` };
+    const size = payload.readUInt32BE(off);
+    off += 4;
+    if (off + size > payload.length) return { meta, invalid: `metadata of batch message ${i} (${size} bytes) exceeds the payload` };
+    let single: SingleMetadata;
+    try {
+      single = decodeSingleMetadata(payload, off, off + size);
+    } catch (e) {
+      return { meta, invalid: `unreadable metadata of batch message ${i}: ${(e as Error).message}` };
+    }
+    off += size;
+    if (off + single.payloadSize > payload.length) {
+      return { meta, invalid: `batch message ${i} of ${single.payloadSize} bytes exceeds the payload` };
+    }
+    singles.push({ single, body: payload.subarray(off, off + single.payloadSize) });
+    off += single.payloadSize;
+  }
+  return { meta, payload, singles };
 }
