@@ -8,8 +8,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { createConsumerMetrics, loadConsumersConfig } from '@relevo/consumers';
-import { createRelayMetrics, loadRelayConfig } from '@relevo/relay';
+import { loadConsumersConfig } from '@relevo/consumers';
+import { loadRelayConfig } from '@relevo/relay';
 import { parseEnv, TracingEnv } from '@relevo/runtime';
 import { ApiEnv } from '../packages/api/src/main.ts';
 import { runAudit } from '../packages/cli/src/audit.ts';
@@ -22,6 +22,7 @@ import { replay } from '../packages/cli/src/outbox/replay.ts';
 import { show } from '../packages/cli/src/outbox/show.ts';
 import { status } from '../packages/cli/src/outbox/status.ts';
 import { tail } from '../packages/cli/src/outbox/tail.ts';
+import { registeredMetrics } from './support/registries.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -99,15 +100,6 @@ function variablesInSource(): Set<string> {
 const READ_BY_DEPENDENCIES = { OTEL_EXPORTER_OTLP_HEADERS: 'the OTLP exporter (packages/runtime/src/tracing.ts says so)' };
 
 // ── Metrics ─────────────────────────────────────────────────────────────────────────────
-
-interface MetricInfo { name: string; type: string; labelNames: string[] }
-
-/** The registries as the processes build them (the relay's SQL runs only on a scrape). */
-function registeredMetrics(): MetricInfo[] {
-  const registries = [createRelayMetrics({} as postgres.Sql, 1).registry, createConsumerMetrics().registry];
-  return registries.flatMap((r) => r.getMetricsAsArray() as unknown as MetricInfo[])
-    .map((m) => ({ name: m.name, type: m.type, labelNames: [...m.labelNames] }));
-}
 
 function metricNamesInSource(): Set<string> {
   const names = new Set<string>();

@@ -54,6 +54,7 @@ export function createApp(deps: AppDeps): App {
   const uow = createUnitOfWork(deps);
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  if (deps.metrics) app.use('*', deps.metrics.middleware);
   app.use('*', traceRequest);
   app.use('*', requestLog(deps));
   app.onError((err, c) => {

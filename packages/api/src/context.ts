@@ -1,6 +1,7 @@
 // What the app is given (deps) and what middleware leaves on the request context.
 import type { Database } from '@relevo/db';
 import type { Logger, Span } from '@relevo/runtime';
+import type { ApiMetrics } from './metrics.ts';
 
 export interface AppDeps {
   database: Database;
@@ -10,6 +11,8 @@ export interface AppDeps {
   /** Called after a write commits, with the partner ids that got outbox rows. Best effort. */
   onCommitted?: (aggregateIds: string[]) => void | Promise<void>;
   log: Logger;
+  /** Request, outbox and wake metrics (served on API_METRICS_PORT); none in most tests. */
+  metrics?: ApiMetrics;
   /** The relay's shard count (RELAY_SHARDS), for the outbox status by shard; 4 by default. */
   shards?: number;
   /** Largest accepted request body; 64 KiB by default. */

@@ -4,10 +4,11 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
-import { connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
-import { createLogger, env, onShutdown, parseEnv, startTracing } from '@relevo/runtime';
+import { DEFAULT_POOL_MAX, connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
+import { createLogger, env, onShutdown, parseEnv, startOpsServer, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
+import { createApiMetrics } from './metrics.ts';
 
 export const ApiEnv = z.object({
   DATABASE_URL: env.databaseUrl,
@@ -19,18 +20,22 @@ export const ApiEnv = z.object({
   LOG_LEVEL: env.logLevel,
   RELAY_SHARDS: env.positiveInt(4),
   API_MAX_BODY_BYTES: env.positiveInt(DEFAULT_MAX_BODY_BYTES),
+  API_METRICS_PORT: env.port(9463),
 });
 export type ApiConfig = z.infer<typeof ApiEnv>;
 
 const SHUTDOWN_DRAIN_MS = 10_000;
+const APPLICATION_NAME = 'relevo-api';
 
 export async function runApiProcess(): Promise<number> {
   const config = parseEnv(ApiEnv);
   const log = createLogger('api', config.LOG_LEVEL);
   surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-api', log);
-  const database = connectDatabase(config.DATABASE_URL, { applicationName: 'relevo-api' });
+  const database = connectDatabase(config.DATABASE_URL, { applicationName: APPLICATION_NAME });
   const announce = createCommitAnnouncer(database.sql);
+  // connectDatabase opens two pools (postgres.js and drizzle's) of DEFAULT_POOL_MAX each.
+  const metrics = createApiMetrics({ sql: database.sql, applicationName: APPLICATION_NAME, poolMax: 2 * DEFAULT_POOL_MAX });
 
   const app = createApp({
     database,
@@ -38,7 +43,12 @@ export async function runApiProcess(): Promise<number> {
     log,
     maxBodyBytes: config.API_MAX_BODY_BYTES,
     shards: config.RELAY_SHARDS,
-    onCommitted: announce,
+    metrics,
+    // Called right after the commit: the time to the NOTIFY is the commit → wake latency.
+    onCommitted: (ids) => {
+      const committed = performance.now();
+      return announce(ids).then(() => metrics.woken((performance.now() - committed) / 1000));
+    },
   });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -46,7 +56,17 @@ export async function runApiProcess(): Promise<number> {
     s.once('error', reject);
   });
   const address = server.address() as AddressInfo;
-  log.info({ host: address.address, port: address.port, shards: config.RELAY_SHARDS }, 'listening');
+  const ops = await startOpsServer({
+    host: config.HOST,
+    port: config.API_METRICS_PORT,
+    registry: metrics.registry,
+    ready: async () => {
+      await database.sql`select 1`;
+      return true;
+    },
+  });
+  const opsPort = (ops.address() as AddressInfo).port;
+  log.info({ host: address.address, port: address.port, shards: config.RELAY_SHARDS, metrics: `http://${config.HOST}:${opsPort}/metrics` }, 'listening');
 
   return new Promise<number>((resolve) => {
     onShutdown(log, async () => {
@@ -58,6 +78,7 @@ export async function runApiProcess(): Promise<number> {
         if ('closeAllConnections' in server) server.closeAllConnections();
       }, SHUTDOWN_DRAIN_MS);
       await closed.finally(() => clearTimeout(force));
+      ops.close();
       await tracing.shutdown();
       await database.close();
       resolve(0);

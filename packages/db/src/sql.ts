@@ -12,3 +12,4 @@ export * from './outbox-queries.ts';
 export * from './consumer-audit.ts';
 export * from './consumer-inbox.ts';
 export * from './consumer-alliances.ts';
+export * from './ops-plans.ts';
