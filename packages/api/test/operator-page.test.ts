@@ -2,10 +2,9 @@
 // against a real API server and Postgres: sign in with a token, see the status and the parked
 // rows, click Retry and Skip, and check both what the page shows and what the database holds.
 // Also the /v1/outbox endpoints' refusals, which the page relies on.
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/index.ts';
 import { connectDatabase, recordFailures, type Database } from '@relevo/db';
@@ -13,11 +12,7 @@ import { TOPICS } from '@relevo/events';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createPartners } from '../../../test/support/writes.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-// Without the background-networking flags Chromium keeps calling hosts this closed network refuses.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { launchChromium } from './support/chromium.ts';
 const TOKEN = 'operator-page-token';
 
 describe('operator page /outbox', () => {
@@ -37,7 +32,6 @@ describe('operator page /outbox', () => {
       select parked_at is not null as parked, skipped_at is not null as skipped, attempts, skip_reason from outbox where id = ${id}`)[0]!;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium); .ci/run does`);
     tdb = await createTestDatabase('relevo_operator_page');
     database = connectDatabase(tdb.url);
     partners = await createPartners(database, 3);
@@ -53,7 +47,7 @@ describe('operator page /outbox', () => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
     });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
