@@ -91,8 +91,8 @@ describe('Prometheus with relevo\'s rules, scraping a relay', () => {
 
     // An event whose payload no longer fits its Avro schema: one attempt, then parked.
     const [partner] = await createPartners(database, 1);
-    const [bad] = await database.sql<{ id: bigint }[]>`
-      update outbox set payload = jsonb_set(payload, '{data,version}', '"two"') where aggregate_id = ${partner!} returning id`;
+    const [bad] = await database.sql<{ id: string }[]>`
+      update outbox set payload = jsonb_set(payload, '{data,version}', '"two"') where aggregate_id = ${partner!} returning id::text as id`;
     await createCommitAnnouncer(database.sql)([partner!]);
 
     await expect.poll(async () => (await alerts('RelevoOutboxRowsParked')).map((a) => ({ state: a.state, value: Number(a.value), severity: a.labels.severity })),

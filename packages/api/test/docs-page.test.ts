@@ -2,8 +2,6 @@
 // API's own OpenAPI document from assets the API serves (nothing else is fetched, no CSP
 // violation), and "try it out" with a bearer token entered in its Authorize dialog calls the
 // API for real.
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '@relevo/db';
@@ -12,13 +10,14 @@ import { createApp } from '../src/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createPartners } from '../../../test/support/writes.ts';
 import { launchChromium } from './support/chromium.ts';
+import { serveApp, type Served } from './support/server.ts';
 
 const TOKEN = 'docs-page-token';
 
 describe('API reference /docs', () => {
   let tdb: TestDatabase;
   let database: Database;
-  let server: ReturnType<typeof serve>;
+  let server: Served;
   let base: string;
   let browser: Browser;
 
@@ -27,16 +26,14 @@ describe('API reference /docs', () => {
     database = connectDatabase(tdb.url);
     await createPartners(database, 2);
     const app = createApp({ database, tokens: [TOKEN], log: createLogger('docs-page-test', 'silent'), shards: 4 });
-    server = await new Promise((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveApp(app);
+    base = server.base;
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    if (server) await new Promise((r) => server.close(r));
+    await server?.close();
     await database?.close();
     await tdb?.drop();
   });

@@ -2,8 +2,6 @@
 // against a real API server and Postgres: sign in with a token, see the status and the parked
 // rows, click Retry and Skip, and check both what the page shows and what the database holds.
 // Also the /v1/outbox endpoints' refusals, which the page relies on.
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/index.ts';
@@ -13,12 +11,13 @@ import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createPartners } from '../../../test/support/writes.ts';
 import { launchChromium } from './support/chromium.ts';
+import { serveApp, type Served } from './support/server.ts';
 const TOKEN = 'operator-page-token';
 
 describe('operator page /outbox', () => {
   let tdb: TestDatabase;
   let database: Database;
-  let server: ReturnType<typeof serve>;
+  let server: Served;
   let base: string;
   let browser: Browser;
   const woken: string[][] = [];
@@ -43,17 +42,15 @@ describe('operator page /outbox', () => {
       database, tokens: [TOKEN], log: createLogger('operator-page-test', 'silent'), shards: 4,
       onCommitted: (ids) => { woken.push(ids); },
     });
-    server = await new Promise((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveApp(app);
+    base = server.base;
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
     // When beforeAll failed before the server started, there is nothing to close.
-    if (server) await new Promise((r) => server.close(r));
+    await server?.close();
     await database?.close();
     await tdb?.drop();
   });
