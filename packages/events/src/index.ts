@@ -2,3 +2,4 @@ export * from './routing.ts';
 export * from './schemas.ts';
 export * from './envelope.ts';
 export * from './codec.ts';
+export * from './dead-letters.ts';

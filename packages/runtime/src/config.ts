@@ -33,4 +33,7 @@ export const env = {
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   durationMs: (fallback: number) => z.coerce.number().int().nonnegative().default(fallback),
   list: z.string().transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)),
+  brokerUrl: z.string().regex(/^pulsar(\+ssl)?:\/\//, 'expected pulsar:// or pulsar+ssl://').default('pulsar://localhost:6650'),
+  pulsarAdminUrl: z.url().default('http://localhost:8080'),
+  pulsarNamespace: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected tenant/namespace').default('public/default'),
 };
