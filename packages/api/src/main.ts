@@ -1,10 +1,12 @@
 // `relevo api`: configuration from the environment, the HTTP server, and the commit
 // announcement that wakes the relay (a NOTIFY sent AFTER commit, never inside the business
 // transaction; the relay turns it into a drain of the shard).
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
 import { DEFAULT_POOL_MAX, connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
+import { createAdmin } from '@relevo/pulsar';
 import { createLogger, env, onShutdown, parseEnv, startOpsServer, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
@@ -21,6 +23,11 @@ export const ApiEnv = z.object({
   RELAY_SHARDS: env.positiveInt(4),
   API_MAX_BODY_BYTES: env.positiveInt(DEFAULT_MAX_BODY_BYTES),
   API_METRICS_PORT: env.port(9463),
+  // The operator page's dead-letter counts come from the broker's admin API.
+  PULSAR_ADMIN_URL: env.pulsarAdminUrl,
+  PULSAR_NAMESPACE: env.pulsarNamespace,
+  PULSAR_TOKEN: z.string().min(1).optional(),
+  PULSAR_TLS_CA_FILE: z.string().min(1).optional(),
 });
 export type ApiConfig = z.infer<typeof ApiEnv>;
 
@@ -44,6 +51,14 @@ export async function runApiProcess(): Promise<number> {
     maxBodyBytes: config.API_MAX_BODY_BYTES,
     shards: config.RELAY_SHARDS,
     metrics,
+    deadLetters: {
+      admin: createAdmin(config.PULSAR_ADMIN_URL, {
+        ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN } : {}),
+        ...(config.PULSAR_TLS_CA_FILE ? { ca: readFileSync(config.PULSAR_TLS_CA_FILE) } : {}),
+        timeoutMs: 3_000,
+      }),
+      namespace: config.PULSAR_NAMESPACE,
+    },
     // Called right after the commit: the time to the NOTIFY is the commit → wake latency.
     onCommitted: (ids) => {
       const committed = performance.now();
