@@ -29,7 +29,7 @@ const DlqEnv = z.object({
 
 type Run = (ctx: DlqContext, args: string[]) => Promise<number>;
 
-const subcommands: Record<string, { summary: string; run: Run }> = {
+export const dlqSubcommands: Record<string, { summary: string; run: Run }> = {
   list: { summary: '[--topic T] [--limit N]: pending dead letters per topic, each with its error, and how often each error occurs', run: list },
   show: { summary: '<id> [--topic T]: one dead letter: its properties, its error, its payload decoded', run: show },
   replay: { summary: '<ids…> | --all --topic T, --reason "…": re-handle with the consumer\'s handler; acknowledged once handled', run: replay },
@@ -37,14 +37,14 @@ const subcommands: Record<string, { summary: string; run: Run }> = {
 };
 
 export function dlqUsage(): string {
-  const w = Math.max(...Object.keys(subcommands).map((k) => k.length));
+  const w = Math.max(...Object.keys(dlqSubcommands).map((k) => k.length));
   return ['usage: relevo dlq <command> [--json]', '',
-    ...Object.entries(subcommands).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`), ''].join('\n');
+    ...Object.entries(dlqSubcommands).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`), ''].join('\n');
 }
 
 export async function runDlq(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  const sub = name ? subcommands[name] : undefined;
+  const sub = name ? dlqSubcommands[name] : undefined;
   if (!sub) {
     process.stderr.write(dlqUsage());
     if (name === undefined || name === 'help' || name === '--help') return 0;
@@ -169,10 +169,8 @@ function requireReason(reason: string | undefined, action: string): string {
   return text;
 }
 
-const ACTION_OPTIONS = { topic: { type: 'string' }, all: { type: 'boolean' }, reason: { type: 'string' } } as const;
-
 async function replay(ctx: DlqContext, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, ACTION_OPTIONS);
+  const { values, positionals } = parse(args, { topic: { type: 'string' }, all: { type: 'boolean' }, reason: { type: 'string' } });
   const reason = requireReason(values.reason, 'replay');
   const deadLetters = await selected(ctx, values, positionals, 'replay');
   const { CONSUMER_NAMES, consumerSpecs, createConsumerMetrics, loadAlertRules, loadConsumersConfig } = await import('@relevo/consumers');
@@ -226,7 +224,7 @@ async function replay(ctx: DlqContext, args: string[]): Promise<number> {
 }
 
 async function purge(ctx: DlqContext, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, ACTION_OPTIONS);
+  const { values, positionals } = parse(args, { topic: { type: 'string' }, all: { type: 'boolean' }, reason: { type: 'string' } });
   const reason = requireReason(values.reason, 'purge');
   const config = parseEnv(DlqEnv);
   const log = createLogger('dlq', config.LOG_LEVEL, 2);
