@@ -3,7 +3,8 @@
 // at its cause and replayed once (a second replay is refused); a purge drops one without
 // handling it; bad input exits 2 with one line. Also: the dead-letter topics the consumers
 // build are the ones `relevo dlq` and the operator page know, and each has its `relevo-dlq`
-// subscription from before its first dead letter.
+// subscription from before its first dead letter. Each `relevo dlq` is a process of its own
+// (about 2 s to start here), hence the scenarios' longer time limits.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -143,7 +144,7 @@ describe('relevo dlq', () => {
     expect(again.code).toBe(4);
     expect(again.stderr.trim().split('\n')).toEqual([`relevo: dead letter ${item.id} on ${ALERTS_DLQ} was already replayed or purged: it is no longer pending`]);
     expect(delivered).toHaveLength(1);
-  });
+  }, 120_000);
 
   it('the replayed message carries the reason to its handler: the audit trail stores it', async () => {
     // The audit table refuses this partner's events for a while (a constraint added by hand).
@@ -168,7 +169,7 @@ describe('relevo dlq', () => {
       select properties, message_id from audit_events where event_id = ${created.id}`;
     expect(stored!.properties).toMatchObject({ relevo_dlq_replay_reason: 'constraint dropped', relevo_dlq_replayed_from: item.id, ce_id: created.id });
     expect(stored!.message_id).toBe(item.original_message_id);
-  });
+  }, 120_000);
 
   it('purge drops a dead letter without handling it, with the reason logged', async () => {
     webhookUp = false;
@@ -183,7 +184,7 @@ describe('relevo dlq', () => {
     expect(purged.stderr).toContain('"reason":"test alert, nobody needs it"');
     expect((await json('list', '--topic', 'alerts')).items).toEqual([]);
     expect((await dlq('replay', item.id, '--reason', 'x')).code).toBe(4);
-  });
+  }, 120_000);
 
   it.each([
     { args: ['list', '--topic', 'nope'], line: /^relevo: --topic: "nope" is not a dead-letter topic or consumer; one of: / },
