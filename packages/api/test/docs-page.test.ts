@@ -55,8 +55,13 @@ describe('API reference /docs', () => {
     const op = page.locator('.opblock', { has: page.locator(`.opblock-summary-path[data-path="${path}"]`) });
     if (!(await op.locator('.try-out').isVisible())) await op.locator('.opblock-summary').first().click();
     if (await op.getByRole('button', { name: 'Try it out' }).isVisible()) await op.getByRole('button', { name: 'Try it out' }).click();
-    await op.getByRole('button', { name: 'Execute' }).click();
     const live = op.locator('.live-responses-table .response');
+    // A response from an earlier execution is cleared first, so the one read is this one's.
+    if (await op.locator('.btn-clear').isVisible()) {
+      await op.locator('.btn-clear').click();
+      await live.first().waitFor({ state: 'detached' });
+    }
+    await op.getByRole('button', { name: 'Execute' }).click();
     await live.first().waitFor();
     return {
       status: (await live.first().locator('.response-col_status').innerText()).trim(),
