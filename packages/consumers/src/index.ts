@@ -6,7 +6,6 @@ export * from './audit.ts';
 export * from './config.ts';
 export * from './consumers.ts';
 export * from './dead-letters.ts';
-export * from './http.ts';
 export * from './metrics.ts';
 export * from './runner.ts';
 export * from './writer-schemas.ts';
