@@ -1,5 +1,6 @@
 // `pnpm bench [--quick] [--only part,part] [--profile]`: runs the benchmark parts side by
-// side on this machine, prints a table and writes bench/results/latest.json plus a dated copy.
+// side on this machine, prints a table and writes bench/results/latest.json plus a dated copy,
+// and latest.svg, a chart of its latency and throughput steps (chart.ts).
 //
 // Parts (default order): producer, e2e, limits, baseline, latency, write_overhead, scaling.
 // `claim` (claim cost as sent history piles up) runs only when named in --only.
@@ -7,8 +8,10 @@
 // relay (V8 .cpuprofile under bench/results/profiles/, summarised into the JSON).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runBaseline } from './baseline.ts';
+import { writeBenchChart } from './chart.ts';
 import { runClaimCost } from './claim-cost.ts';
 import { runE2E, type E2EResult } from './e2e.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
@@ -118,6 +121,8 @@ results.targets = {
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const json = JSON.stringify(results, null, 2) + '\n';
 writeFileSync(new URL('./results/latest.json', import.meta.url), json);
+// bench/results/latest.svg: the latency and throughput steps as a chart.
+writeBenchChart(fileURLToPath(new URL('./results/latest.json', import.meta.url)));
 writeFileSync(new URL(`./results/${String(results.started_at).replace(/[:.]/g, '-')}.json`, import.meta.url), json);
 
 const fmt = (v: unknown) => (v === undefined ? '—' : typeof v === 'number' ? v.toLocaleString('en-US') : String(v));

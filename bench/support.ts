@@ -99,7 +99,7 @@ export const SHIPPED_RELAY_ENV = { ...SHIPPED_ENV, NODE_OPTIONS: '--max-semi-spa
 export function spawnRelevo(command: 'relay' | 'api', env: Record<string, string>, nodeArgs: string[] = [], cliPath = cli): Child {
   let output = '';
   const child = spawn(process.execPath, [...nodeArgs, cliPath, command], {
-    env: { ...process.env, BROKER_URL: serviceUrl, PULSAR_ADMIN_URL: adminUrl, METRICS_PORT: '0', LOG_LEVEL: 'warn',
+    env: { ...process.env, BROKER_URL: serviceUrl, PULSAR_ADMIN_URL: adminUrl, METRICS_PORT: '0', API_METRICS_PORT: '0', LOG_LEVEL: 'warn',
       ...(command === 'relay' ? SHIPPED_RELAY_ENV : SHIPPED_ENV), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

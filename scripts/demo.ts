@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   try {
     await migrateDatabase(databaseUrl);
     const env = { DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', RELAY_SHARDS: '2' };
-    startProcess('api', { ...env, PORT: String(port), API_TOKENS: `demo:read+write:${token}`, API_PRINCIPAL_SECRET: 'demo-principal-secret-0123456789abcdef' });
+    startProcess('api', { ...env, PORT: String(port), API_METRICS_PORT: '0', API_TOKENS: `demo:read+write:${token}`, API_PRINCIPAL_SECRET: 'demo-principal-secret-0123456789abcdef' });
     startProcess('relay', { ...env, BROKER_URL: serviceUrl, PULSAR_ADMIN_URL: adminUrl, PULSAR_NAMESPACE: namespace, METRICS_PORT: String(port + 100) });
     await waitFor(`http://127.0.0.1:${port}/health/ready`, 'api');
     await waitFor(`http://127.0.0.1:${port + 100}/health/ready`, 'relay');

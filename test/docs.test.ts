@@ -8,12 +8,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { createConsumerMetrics, loadConsumersConfig } from '@relevo/consumers';
-import { createRelayMetrics, loadRelayConfig } from '@relevo/relay';
+import { loadConsumersConfig } from '@relevo/consumers';
+import { loadRelayConfig } from '@relevo/relay';
 import { parseEnv, TracingEnv } from '@relevo/runtime';
 import { ApiEnv } from '../packages/api/src/main.ts';
 import { runAudit } from '../packages/cli/src/audit.ts';
 import { commands } from '../packages/cli/src/commands.ts';
+import { dlqSubcommands } from '../packages/cli/src/dlq/index.ts';
+import type { DlqContext } from '../packages/cli/src/dlq/dead-letters.ts';
 import type { Context } from '../packages/cli/src/outbox/context.ts';
 import { outboxUsage } from '../packages/cli/src/outbox/index.ts';
 import { list } from '../packages/cli/src/outbox/list.ts';
@@ -22,6 +24,7 @@ import { replay } from '../packages/cli/src/outbox/replay.ts';
 import { show } from '../packages/cli/src/outbox/show.ts';
 import { status } from '../packages/cli/src/outbox/status.ts';
 import { tail } from '../packages/cli/src/outbox/tail.ts';
+import { registeredMetrics } from './support/registries.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -100,15 +103,6 @@ const READ_BY_DEPENDENCIES = { OTEL_EXPORTER_OTLP_HEADERS: 'the OTLP exporter (p
 
 // ── Metrics ─────────────────────────────────────────────────────────────────────────────
 
-interface MetricInfo { name: string; type: string; labelNames: string[] }
-
-/** The registries as the processes build them (the relay's SQL runs only on a scrape). */
-function registeredMetrics(): MetricInfo[] {
-  const registries = [createRelayMetrics({} as postgres.Sql, 1).registry, createConsumerMetrics().registry];
-  return registries.flatMap((r) => r.getMetricsAsArray() as unknown as MetricInfo[])
-    .map((m) => ({ name: m.name, type: m.type, labelNames: [...m.labelNames] }));
-}
-
 function metricNamesInSource(): Set<string> {
   const names = new Set<string>();
   for (const file of codeFiles) for (const m of read(file).matchAll(/name: '(relevo_[a-z0-9_]+)'/g)) names.add(m[1]!);
@@ -125,7 +119,7 @@ function metricNamesUsed(text: string): string[] {
 
 type Subcommand = (ctx: Context, args: string[]) => Promise<number>;
 const outboxSubcommands: Record<string, Subcommand> = { status, list, show, retry, skip, purge, replay, tail };
-const CLI_SOURCES = ['packages/cli/src/audit.ts', ...readdirSync(join(ROOT, 'packages/cli/src/outbox')).map((f) => `packages/cli/src/outbox/${f}`)];
+const CLI_SOURCES = ['packages/cli/src/audit.ts', 'packages/cli/src/dlq/index.ts', ...readdirSync(join(ROOT, 'packages/cli/src/outbox')).map((f) => `packages/cli/src/outbox/${f}`)];
 
 /** Long options of the CLI's `parse(args, { … })` calls. */
 function cliFlags(): Set<string> {
@@ -151,7 +145,7 @@ function shellWords(line: string): string[] {
 
 const SAMPLE_UUID = '7d0e3a52-0a57-4b8e-9d49-4b7a9c2f8e11';
 
-/** Every `relevo outbox …` and `relevo audit …` line in the shell blocks of the pages. */
+/** Every `relevo outbox …`, `relevo audit …` and `relevo dlq …` line in the shell blocks of the pages. */
 function documentedInvocations(): { page: string; line: string; words: string[] }[] {
   const found: { page: string; line: string; words: string[] }[] = [];
   for (const page of pages) {
@@ -160,7 +154,7 @@ function documentedInvocations(): { page: string; line: string; words: string[] 
       for (const line of block.body.replace(/\\\n\s*/g, ' ').split('\n')) {
         const words = shellWords(line);
         const at = words.indexOf('relevo');
-        if (at < 0 || !['outbox', 'audit'].includes(words[at + 1] ?? '')) continue;
+        if (at < 0 || !['outbox', 'audit', 'dlq'].includes(words[at + 1] ?? '')) continue;
         found.push({ page, line: line.trim(), words: words.slice(at + 1).map((w) => (/^<[^>]+>$/.test(w) ? SAMPLE_UUID : w)) });
       }
     }
@@ -168,7 +162,7 @@ function documentedInvocations(): { page: string; line: string; words: string[] 
   return found;
 }
 
-/** Runs a documented command line up to the point where it would touch the database. */
+/** Runs a documented command line up to the point where it would touch the database or the broker. */
 async function parseWithTheCli(words: string[]): Promise<string> {
   const reached = new Error('reached the database');
   const database: unknown = new Proxy(() => undefined, {
@@ -194,6 +188,12 @@ async function parseWithTheCli(words: string[]): Promise<string> {
     }
   }
   const [name, ...args] = rest;
+  if (command === 'dlq') {
+    const dlq = name ? dlqSubcommands[name] : undefined;
+    if (!dlq) return `refused: no dlq subcommand "${name}"`;
+    const broker: DlqContext = { admin: database as DlqContext['admin'], namespace: 'public/default', client: () => { throw reached; } };
+    return dlq.run(broker, args).then(() => 'accepted', passed);
+  }
   const sub = name ? outboxSubcommands[name] : undefined;
   if (!sub) return `refused: no outbox subcommand "${name}"`;
   return sub(ctx, args).then(() => 'accepted', passed);
@@ -277,6 +277,10 @@ describe('documentation', () => {
   describe('the CLI', () => {
     const text = read('README.md') + read('docs/runbook.md');
 
+    it('the runbook shows every dlq subcommand', () => {
+      expect(Object.keys(dlqSubcommands).filter((s) => !read('docs/runbook.md').includes(`relevo dlq ${s}`))).toEqual([]);
+    });
+
     it('the README or the runbook shows every relevo command and outbox subcommand', () => {
       const top = commands.map((c) => c.name);
       const outbox = [...outboxUsage().matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]!);
@@ -292,7 +296,7 @@ describe('documentation', () => {
       expect([...flags].filter((f) => !text.includes(`--${f}`)).sort()).toEqual([]);
     });
 
-    it('every documented `relevo outbox …` and `relevo audit …` line is accepted by the CLI', async () => {
+    it('every documented `relevo outbox …`, `relevo audit …` and `relevo dlq …` line is accepted by the CLI', async () => {
       const lines = documentedInvocations();
       expect(lines.length).toBeGreaterThanOrEqual(15);
       const refused: string[] = [];

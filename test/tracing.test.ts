@@ -93,7 +93,7 @@ describe('tracing across api → relay → consumers', () => {
 
   it('continues the caller’s trace from the HTTP request to the broker to the consumer', async () => {
     const api = await start(['api'], {
-      API_TOKENS: `tracing:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: 'tracing-principal-secret-0123456789abcd', PORT: '0',
+      API_TOKENS: `tracing:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: 'tracing-principal-secret-0123456789abcd', PORT: '0', API_METRICS_PORT: '0',
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
       OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer collector-secret',
     }, /"msg":"listening"/);

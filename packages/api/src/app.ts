@@ -14,6 +14,7 @@ import { mountDocs } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { validationHook } from './routes/hook.ts';
 import { integrationRoutes } from './routes/integrations.ts';
+import { operationsRoutes } from './routes/operations.ts';
 import { operatorPage } from './routes/operator-page.ts';
 import { outboxRoutes } from './routes/outbox.ts';
 import { partnerRoutes } from './routes/partners.ts';
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps): App {
   const uow = createUnitOfWork(deps);
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  if (deps.metrics) app.use('*', deps.metrics.middleware);
   app.use('*', noSniff);
   app.use('*', traceRequest);
   app.use('*', requestLog(deps));
@@ -94,6 +96,7 @@ export function createApp(deps: AppDeps): App {
   app.route('/v1', integrationRoutes(deps, uow, validationHook));
   app.route('/v1', allianceRoutes(deps, validationHook));
   app.route('/v1', outboxRoutes(deps, validationHook));
+  app.route('/v1', operationsRoutes(deps, validationHook));
   app.route('/', healthRoutes(deps, validationHook));
   app.route('/', operatorPage());
   mountDocs(app);

@@ -1,7 +1,8 @@
 // Bearer tokens from API_TOKENS (or API_TOKENS_FILE): each has a name, scopes and a secret.
 // Every configured token is compared, in constant time, on every request, so neither the
 // match nor its position leaks through timing. A request then needs the scope of what it
-// does: `read` for GETs under /v1, `write` for the other methods, `operator` for /v1/outbox/*.
+// does: `read` for GETs under /v1, `write` for the other methods, `operator` for /v1/outbox/* and
+// /v1/dead-letters.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './problems.ts';
@@ -143,7 +144,7 @@ export function requireBearer(check: TokenCheck): MiddlewareHandler<AppEnv> {
 
 /** The scope a /v1 request needs. The OpenAPI document declares the same per operation (packages/api/test/scopes.test.ts checks both agree). */
 export function scopeFor(method: string, path: string): Scope {
-  if (path === '/v1/outbox' || path.startsWith('/v1/outbox/')) return 'operator';
+  if (path === '/v1/outbox' || path.startsWith('/v1/outbox/') || path === '/v1/dead-letters') return 'operator';
   return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
 }
 

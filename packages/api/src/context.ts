@@ -2,6 +2,8 @@
 import type { Database } from '@relevo/db';
 import type { Logger, Span } from '@relevo/runtime';
 import type { ApiToken, Caller } from './auth.ts';
+import type { ApiMetrics } from './metrics.ts';
+import type { DeadLetterSource } from './routes/operations.ts';
 
 export interface AppDeps {
   database: Database;
@@ -13,6 +15,10 @@ export interface AppDeps {
   /** Called after a write commits, with the partner ids that got outbox rows. Best effort. */
   onCommitted?: (aggregateIds: string[]) => void | Promise<void>;
   log: Logger;
+  /** Where the operator page's dead-letter counts come from; without it they show as unknown. */
+  deadLetters?: DeadLetterSource;
+  /** Request, outbox and wake metrics (served on API_METRICS_PORT); none in most tests. */
+  metrics?: ApiMetrics;
   /** The relay's shard count (RELAY_SHARDS), for the outbox status by shard; 4 by default. */
   shards?: number;
   /** Largest accepted request body; 64 KiB by default. */

@@ -5,11 +5,13 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
-import { connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
-import { createLogger, env, onShutdown, parseEnv, startTracing } from '@relevo/runtime';
+import { DEFAULT_POOL_MAX, connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
+import { createAdmin } from '@relevo/pulsar';
+import { createLogger, env, onShutdown, parseEnv, pulsarTokenEnv, refuseInsecureToken, startOpsServer, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
 import { parseApiTokens, secretProblem, tokenCheck, TokenListError, type ApiToken } from './auth.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
+import { createApiMetrics } from './metrics.ts';
 
 /** A token list, or a config issue carrying TokenListError's message (which quotes no secret). */
 function tokenList(text: string, ctx: z.RefinementCtx): ApiToken[] {
@@ -48,7 +50,13 @@ export const ApiEnv = z.object({
   LOG_LEVEL: env.logLevel,
   RELAY_SHARDS: env.positiveInt(4),
   API_MAX_BODY_BYTES: env.positiveInt(DEFAULT_MAX_BODY_BYTES),
-}).transform(({ API_TOKENS, API_TOKENS_FILE, ...rest }, ctx) => {
+  API_METRICS_PORT: env.port(9463),
+  // The operator page's dead-letter counts come from the broker's admin API.
+  PULSAR_ADMIN_URL: env.pulsarAdminUrl,
+  PULSAR_NAMESPACE: env.pulsarNamespace,
+  ...pulsarTokenEnv,
+  PULSAR_TLS_CA_FILE: z.string().min(1).optional(),
+}).superRefine(refuseInsecureToken(['PULSAR_ADMIN_URL'])).transform(({ API_TOKENS, API_TOKENS_FILE, ...rest }, ctx) => {
   if (API_TOKENS !== undefined && API_TOKENS_FILE !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['API_TOKENS_FILE'], message: 'set API_TOKENS or API_TOKENS_FILE, not both' });
     return z.NEVER;
@@ -63,6 +71,7 @@ export const ApiEnv = z.object({
 export type ApiConfig = z.infer<typeof ApiEnv>;
 
 const SHUTDOWN_DRAIN_MS = 10_000;
+const APPLICATION_NAME = 'relevo-api';
 
 export async function runApiProcess(): Promise<number> {
   const config = parseEnv(ApiEnv);
@@ -76,8 +85,10 @@ export async function runApiProcess(): Promise<number> {
   }
   surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-api', log);
-  const database = connectDatabase(config.DATABASE_URL, { applicationName: 'relevo-api' });
+  const database = connectDatabase(config.DATABASE_URL, { applicationName: APPLICATION_NAME });
   const announce = createCommitAnnouncer(database.sql);
+  // connectDatabase opens two pools (postgres.js and drizzle's) of DEFAULT_POOL_MAX each.
+  const metrics = createApiMetrics({ sql: database.sql, applicationName: APPLICATION_NAME, poolMax: 2 * DEFAULT_POOL_MAX });
 
   const app = createApp({
     database,
@@ -86,7 +97,20 @@ export async function runApiProcess(): Promise<number> {
     log,
     maxBodyBytes: config.API_MAX_BODY_BYTES,
     shards: config.RELAY_SHARDS,
-    onCommitted: announce,
+    metrics,
+    deadLetters: {
+      admin: createAdmin(config.PULSAR_ADMIN_URL, {
+        ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}),
+        ...(config.PULSAR_TLS_CA_FILE ? { ca: readFileSync(config.PULSAR_TLS_CA_FILE) } : {}),
+        timeoutMs: 3_000,
+      }),
+      namespace: config.PULSAR_NAMESPACE,
+    },
+    // Called right after the commit: the time to the NOTIFY is the commit → wake latency.
+    onCommitted: (ids) => {
+      const committed = performance.now();
+      return announce(ids).then(() => metrics.woken((performance.now() - committed) / 1000));
+    },
   });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -94,7 +118,17 @@ export async function runApiProcess(): Promise<number> {
     s.once('error', reject);
   });
   const address = server.address() as AddressInfo;
-  log.info({ host: address.address, port: address.port, shards: config.RELAY_SHARDS,
+  const ops = await startOpsServer({
+    host: config.HOST,
+    port: config.API_METRICS_PORT,
+    registry: metrics.registry,
+    ready: async () => {
+      await database.sql`select 1`;
+      return true;
+    },
+  });
+  const opsPort = (ops.address() as AddressInfo).port;
+  log.info({ host: address.address, port: address.port, shards: config.RELAY_SHARDS, metrics: `http://${config.HOST}:${opsPort}/metrics`,
     tokens: described.map(({ name, scopes }) => `${name}:${scopes}`) }, 'listening');
 
   return new Promise<number>((resolve) => {
@@ -107,6 +141,7 @@ export async function runApiProcess(): Promise<number> {
         if ('closeAllConnections' in server) server.closeAllConnections();
       }, SHUTDOWN_DRAIN_MS);
       await closed.finally(() => clearTimeout(force));
+      ops.close();
       await tracing.shutdown();
       await database.close();
       resolve(0);

@@ -69,7 +69,7 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
             }
             const bodyText = typeof stored.body === 'string' ? stored.body : JSON.stringify(stored.body);
             const reply: Reply = { status: stored.status, bodyText, headers: { ...stored.headers, [REPLAYED_HEADER]: 'true' } };
-            return { reply, aggregateIds: [] as string[] };
+            return { reply, aggregateIds: [] as string[], eventTypes: [] as DomainEvent['type'][] };
           }
         }
         const now = clock();
@@ -90,8 +90,9 @@ export function createUnitOfWork(deps: AppDeps): UnitOfWork {
         }
         const aggregateIds = [...new Set(outcome.events.map((e) => e.partner_id))];
         await deps.beforeCommit?.({ aggregateIds });
-        return { reply: { status: outcome.status, bodyText, headers }, aggregateIds };
+        return { reply: { status: outcome.status, bodyText, headers }, aggregateIds, eventTypes: outcome.events.map((e) => e.type) };
       });
+      deps.metrics?.outboxWritten(result.eventTypes);
       if (result.aggregateIds.length > 0 && deps.onCommitted) notifyCommitted(deps, result.aggregateIds);
       return result.reply;
     },

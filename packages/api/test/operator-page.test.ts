@@ -1,24 +1,21 @@
 // The /outbox operator page in headless Chromium (Debian's package, driven by playwright-core)
-// against a real API server and Postgres: sign in with an operator token, see the status and
-// the parked rows, click Retry and Skip, and check both what the page shows and what the
-// database holds (who did it included). Also the /v1/outbox endpoints' refusals, which the
-// page relies on.
-import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
-import { chromium, type Browser, type Page } from 'playwright-core';
+// against a real API server and Postgres: sign in with an operator token, see the status, the
+// parked rows and the last hour's charts, click Retry and Skip, and check both what the page
+// shows and what the database holds (who did it included). Also the /v1/outbox endpoints'
+// refusals, which the page relies on.
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, parseApiTokens } from '../src/index.ts';
 import { connectDatabase, type Database } from '@relevo/db';
-import { TOPICS } from '@relevo/events';
+import { DEAD_LETTER_SUBSCRIPTION, TOPICS } from '@relevo/events';
+import { createAdmin, createClient } from '@relevo/pulsar';
 import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
+import { adminUrl, createTestNamespace, serviceUrl } from '../../../test/support/pulsar.ts';
 import { createPartners, parkRow } from '../../../test/support/writes.ts';
+import { launchChromium } from './support/chromium.ts';
+import { serveApp, type Served } from './support/server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Without the background-networking flags Chromium keeps calling hosts this closed network refuses.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const TOKEN = 'operator-page-token-0123456789abcdef012';
 /** Reads and writes partners, but is no operator's. */
 const APP_TOKEN = 'operator-page-app-token-0123456789abcdef';
@@ -26,7 +23,7 @@ const APP_TOKEN = 'operator-page-app-token-0123456789abcdef';
 describe('operator page /outbox', () => {
   let tdb: TestDatabase;
   let database: Database;
-  let server: ReturnType<typeof serve>;
+  let server: Served;
   let base: string;
   let browser: Browser;
   const woken: string[][] = [];
@@ -41,7 +38,6 @@ describe('operator page /outbox', () => {
         from outbox where id = ${id}`)[0]!;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium); .ci/run does`);
     tdb = await createTestDatabase('relevo_operator_page');
     database = connectDatabase(tdb.url);
     partners = await createPartners(database, 3);
@@ -49,22 +45,30 @@ describe('operator page /outbox', () => {
     rowOf = Object.fromEntries(rows.map((r) => [r.aggregate_id, r.id]));
     await park(rowOf[partners[0]!]!, 'EVENT_SCHEMA_MISMATCH: data.version: "two" is not a long');
     await park(rowOf[partners[1]!]!, 'Timeout: <script>alert("not run")</script>');
+    // Two dead letters wait on the alliances consumer's dead-letter topic.
+    const namespace = await createTestNamespace();
+    const admin = createAdmin(adminUrl);
+    const dlqTopic = `persistent://${namespace}/${TOPICS.alianzas}-dlq`;
+    const client = createClient({ serviceUrl });
+    const producer = await client.createProducer({ topic: dlqTopic, batching: false });
+    await admin.createSubscription(dlqTopic, DEAD_LETTER_SUBSCRIPTION);
+    for (const n of [1, 2]) await producer.send({ payload: Buffer.from(`dead ${n}`), properties: { relevo_dlq_error: 'boom' } });
+    await client.close();
     const app = createApp({
       database, tokens: parseApiTokens(`night-shift:operator:${TOKEN},app:read+write:${APP_TOKEN}`),
       principalSecret: 'operator-page-principal-secret-0123456789', log: createLogger('operator-page-test', 'silent'), shards: 4,
       onCommitted: (ids) => { woken.push(ids); },
+      deadLetters: { admin, namespace },
     });
-    server = await new Promise((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    server = await serveApp(app);
+    base = server.base;
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
     // When beforeAll failed before the server started, there is nothing to close.
-    if (server) await new Promise((r) => server.close(r));
+    await server?.close();
     await database?.close();
     await tdb?.drop();
   });
@@ -95,6 +99,27 @@ describe('operator page /outbox', () => {
     // An error holding markup is shown as text, not run or parsed.
     expect(await parked.getByText('<script>alert("not run")</script>').count()).toBe(1);
     expect(await page.locator('#parked script').count()).toBe(0);
+    await page.close();
+  });
+
+  it('charts the last hour (backlog, publish lag, events/s) as inline SVG, and counts the dead letters per consumer', async () => {
+    const page = await signIn();
+    const backlog = page.locator('#chart-backlog svg');
+    await backlog.waitFor();
+    // Three rows unsent (one pending, two parked), none sent.
+    expect(await backlog.getAttribute('aria-label')).toBe('Backlog over the last hour: now 3, at most 3');
+    expect(await page.locator('#chart-backlog .now').textContent()).toBe('3');
+    expect(await page.locator('#chart-rate svg').getAttribute('aria-label')).toBe('Events per second over the last hour: now 0.00, at most 0.00');
+    expect(await page.locator('#chart-lag svg').getAttribute('aria-label')).toMatch(/^Publish lag over the last hour: now \d+(\.\d)? (ms|s)/);
+    const points = (await backlog.locator('polyline').getAttribute('points'))!.split(' ');
+    expect(points).toHaveLength(60);
+    // The rows were written a moment ago: 0 for the hour before, 3 at the end (the top of the chart).
+    expect(points[0]).toBe('0.0,78.0');
+    expect(points[59]).toBe('300.0,2.0');
+    const dead = page.getByRole('table', { name: 'Dead letters per consumer' });
+    expect(await dead.getByRole('row', { name: /alliances/ }).innerText()).toMatch(new RegExp(`alliances\\s+${TOPICS.alianzas}-dlq\\s+2`));
+    expect(await dead.getByRole('row', { name: /alerts/ }).innerText()).toMatch(/\s0$/);
+    expect(await page.locator('#dead-letters-error').textContent()).toBe('');
     await page.close();
   });
 

@@ -32,12 +32,20 @@ describe('relevo api', () => {
     ]);
   });
 
-  it('serves, announces each commit on the commit channel after it, and exits 0 on SIGTERM', async () => {
+  it('serves, announces each commit on the commit channel after it, exports its metrics, and exits 0 on SIGTERM', async () => {
     const p = run(baseEnv({
-      DATABASE_URL: testDb.url, API_TOKENS: `proc:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: SECRET, PORT: '0', LOG_LEVEL: 'info', RELAY_SHARDS: '2',
+      DATABASE_URL: testDb.url, API_TOKENS: `proc:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: SECRET, PORT: '0', API_METRICS_PORT: '0',
+      LOG_LEVEL: 'info', RELAY_SHARDS: '2',
     }));
     try {
-      const port = await listeningPort(p);
+      const { port, metrics } = await waitFor('the listening line', () => {
+        for (const line of p.stdout) {
+          const j = JSON.parse(line) as { msg?: string; port?: number; metrics?: string };
+          if (j.msg === 'listening') return { port: j.port, metrics: j.metrics! };
+        }
+        if (p.child.exitCode !== null) throw new Error(`exited early: ${p.stderr()}`);
+        return undefined;
+      });
       const base = `http://127.0.0.1:${port}`;
       const ready = await fetch(`${base}/health/ready`);
       expect(ready.status).toBe(200);
@@ -73,6 +81,18 @@ describe('relevo api', () => {
       // One JSON log line per request.
       const requests = p.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).filter((j) => j.msg === 'request');
       expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', path: '/v1/partners', status: 201, ms: expect.any(Number) }));
+
+      // /metrics on its own port: the requests by route and status, the outbox row the
+      // create committed, its commit → wake time, and the pools' connections.
+      expect(new URL(metrics).port).not.toBe(String(port));
+      const scraped = await (await fetch(metrics)).text();
+      expect(scraped).toContain('relevo_api_requests_total{method="POST",route="/v1/partners",status="201"} 1');
+      expect(scraped).toContain('relevo_api_requests_total{method="GET",route="/v1/partners",status="401"} 1');
+      expect(scraped).toContain('relevo_api_outbox_rows_total{type="PartnerCreado",topic="eventos-partners"} 1');
+      expect(scraped).toContain('relevo_api_commit_to_wake_seconds_count 1');
+      expect(scraped).toMatch(/relevo_api_db_connections\{state="(idle|active)"\} [1-9]/);
+      expect(scraped).toContain('relevo_api_db_pool_max 20');
+      expect((await fetch(new URL('/health/ready', metrics))).status).toBe(200);
 
       p.child.kill('SIGTERM');
       expect(await p.exit).toBe(0);

@@ -53,6 +53,14 @@ export const commands: Command[] = [
     },
   },
   {
+    name: 'dlq',
+    summary: 'the consumers\' dead letters: list, show, replay, purge (--topic --reason --json)',
+    async run(args) {
+      const { runDlq } = await import('./dlq/index.ts');
+      return runDlq(args);
+    },
+  },
+  {
     name: 'audit',
     summary: 'query the audit trail of published events (--partner --type --topic --since --until --limit --cursor)',
     async run(args) {

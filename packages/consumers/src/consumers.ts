@@ -37,7 +37,8 @@ export interface RunningConsumers {
   stop(): Promise<void>;
 }
 
-export async function startConsumers(o: ConsumersOptions): Promise<RunningConsumers> {
+/** The enabled consumers' specs: what each consumes, where it dead-letters, and its handler. */
+export function consumerSpecs(o: Omit<ConsumersOptions, 'maxRedeliveries' | 'nackDelayMs' | 'concurrency' | 'beforeAck'>): ConsumerSpec[] {
   const schemas = new WriterSchemas(o.client);
   const topicUrl = (topic: string) => `persistent://${o.namespace}/${topic}`;
   const specs: ConsumerSpec[] = [];
@@ -50,6 +51,11 @@ export async function startConsumers(o: ConsumersOptions): Promise<RunningConsum
       sql: o.sql, schemas, topicUrl, rules: o.rules, log: o.log, metrics: o.metrics, ...(o.webhook ? { webhook: o.webhook } : {}),
     }));
   }
+  return specs;
+}
+
+export async function startConsumers(o: ConsumersOptions): Promise<RunningConsumers> {
+  const specs = consumerSpecs(o);
   const runners: Runner[] = [];
   try {
     for (const spec of specs) {

@@ -5,7 +5,7 @@ export * from './alliances.ts';
 export * from './audit.ts';
 export * from './config.ts';
 export * from './consumers.ts';
-export * from './http.ts';
+export * from './dead-letters.ts';
 export * from './metrics.ts';
 export * from './runner.ts';
 export * from './writer-schemas.ts';

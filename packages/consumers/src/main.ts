@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createClient } from '@relevo/pulsar';
-import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
+import { createLogger, onShutdown, startOpsServer, startTracing } from '@relevo/runtime';
 import { loadAlertRules } from './alert-rules.ts';
 import { loadConsumersConfig } from './config.ts';
 import { startConsumers } from './consumers.ts';
-import { startOpsServer } from './http.ts';
 import { createConsumerMetrics } from './metrics.ts';
 
 /**

@@ -10,6 +10,7 @@
 // messages finish and be acknowledged before the subscription closes.
 import { formatMessageId, PulsarError, type Consumer, type Message, type Producer, type PulsarClient } from '@relevo/pulsar';
 import { SpanKind, context, contextFromHeaders, endSpanWithError, startSpan, trace, type Logger } from '@relevo/runtime';
+import { openDeadLetterProducer } from './dead-letters.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { isTransientDatabaseError } from './transient.ts';
 import { schemaVersionOf } from './writer-schemas.ts';
@@ -118,7 +119,7 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
   const typeLabel = (type: string | undefined) => (type !== undefined && spec.eventTypes.has(type) ? type : 'other');
 
   const deadLetter = async (message: Message, err: Error): Promise<void> => {
-    dlq ??= o.client.createProducer({ topic: spec.deadLetterTopic, batching: false, sendTimeoutMs: 30_000 });
+    dlq ??= openDeadLetterProducer(o.client, spec.deadLetterTopic);
     dlq.catch(() => { dlq = undefined; });
     const producer = await dlq;
     const version = schemaVersionOf(message);

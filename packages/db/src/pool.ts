@@ -6,10 +6,13 @@ export interface ConnectOptions {
   onnotice?: (n: postgres.Notice) => void;
 }
 
+/** Connections a pool opens at most unless told otherwise. */
+export const DEFAULT_POOL_MAX = 10;
+
 /** A postgres.js pool as relevo configures it everywhere. */
 export function connectSql(url: string, opts: ConnectOptions = {}): postgres.Sql {
   return postgres(url, {
-    max: opts.max ?? 10,
+    max: opts.max ?? DEFAULT_POOL_MAX,
     // No JIT: relevo's statements are short, and Postgres compiles a plan whose estimate
     // crosses jit_above_cost even when the part that costs is never run. The relay's
     // reclaim of rows in hand (gated off on a settled shard) compiled for ~120 ms on every

@@ -15,3 +15,4 @@ export * from './consumer-audit.ts';
 export * from './consumer-inbox.ts';
 export * from './consumer-alliances.ts';
 export * from './storable-text.ts';
+export * from './ops-plans.ts';

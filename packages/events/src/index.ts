@@ -3,3 +3,4 @@ export * from './schemas.ts';
 export * from './envelope.ts';
 export * from './codec.ts';
 export { MalformedAvroError, checkAvroBounds, decodeUntrusted } from './bounded-decode.ts';
+export * from './dead-letters.ts';

@@ -1,5 +1,5 @@
 export { createClient } from './client.ts';
-export { createAdmin, type AdminOptions, type AdminSchema, type PulsarAdmin } from './admin.ts';
+export { createAdmin, type AdminMessage, type AdminOptions, type AdminSchema, type CursorState, type PulsarAdmin } from './admin.ts';
 export { loadNativeClient } from './adapters/native.ts';
 export { PulsarError, ProtocolError, TimeoutError, isPlaintextUrl, isRetriable, messageTooBig, type PulsarErrorCode } from './errors.ts';
 export { formatMessageId, parseMessageId } from './message-id.ts';

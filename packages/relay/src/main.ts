@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createAdmin, createClient } from '@relevo/pulsar';
-import { createLogger, onShutdown, startTracing } from '@relevo/runtime';
+import { createLogger, onShutdown, startOpsServer, startTracing } from '@relevo/runtime';
 import { loadRelayConfig } from './config.ts';
-import { startOpsServer } from './http.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { ProducerPool } from './producers.ts';
 import { scheduleRetention } from './retention.ts';
@@ -73,6 +72,8 @@ export async function runRelayProcess(): Promise<number> {
     host: config.HOST,
     port: config.METRICS_PORT,
     registry: metrics.registry,
+    // The database answering: the broker is not checked (an unreachable one shows as
+    // broker_unavailable drain runs).
     ready: async () => {
       await sql`select 1`;
       return true;

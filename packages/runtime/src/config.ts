@@ -9,8 +9,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** Variables that are a secret as a whole (API_TOKENS, PULSAR_TOKEN, API_PRINCIPAL_SECRET): never shown. */
-const SECRET_NAME = /(?:^|_)(?:TOKENS?|SECRET|PASSWORD|CREDENTIALS?)$/;
+/**
+ * Variables that are a secret as a whole (API_TOKENS, PULSAR_TOKEN, API_PRINCIPAL_SECRET): never
+ * shown. A switch about one (PULSAR_ALLOW_INSECURE_TOKEN) is no secret.
+ */
+const SECRET_NAME = /^(?!.*(?:^|_)ALLOW_).*(?:^|_)(?:TOKENS?|SECRET|PASSWORD|CREDENTIALS?)$/;
 
 /** How a bad value is quoted in a message: a secret variable's value not at all, any other redacted. */
 export function shownValue(name: string, value: string): string {
@@ -43,4 +46,7 @@ export const env = {
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   durationMs: (fallback: number) => z.coerce.number().int().nonnegative().default(fallback),
   list: z.string().transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)),
+  brokerUrl: z.string().regex(/^pulsar(\+ssl)?:\/\//, 'expected pulsar:// or pulsar+ssl://').default('pulsar://localhost:6650'),
+  pulsarAdminUrl: z.url().default('http://localhost:8080'),
+  pulsarNamespace: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected tenant/namespace').default('public/default'),
 };

@@ -4,3 +4,4 @@ export * from './pulsar-env.ts';
 export * from './redact.ts';
 export * from './shutdown.ts';
 export * from './tracing.ts';
+export * from './ops-server.ts';

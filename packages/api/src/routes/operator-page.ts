@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { STATUS_SENT_WINDOW_SECONDS } from '@relevo/db';
 import type { AppEnv } from '../context.ts';
+import { CHARTS_HTML, CHARTS_SCRIPT, CHARTS_STYLE } from './operator-charts.ts';
 
 const REFRESH_MS = 5_000;
 
@@ -24,7 +25,8 @@ const STYLE = `
   #message.error { color: #a11; }
   #message.ok { color: #175d2b; }
   [hidden] { display: none !important; }
-`;
+  td.alert { color: #a11; font-weight: 600; }
+${CHARTS_STYLE}`;
 
 const SCRIPT = `
 (() => {
@@ -70,6 +72,7 @@ const SCRIPT = `
     }));
   }
 
+${CHARTS_SCRIPT}
   const counts = (c) => [cell(c.pending, 'num'), cell(c.backoff, 'num'), cell(c.parked, 'num')];
   const when = (iso) => iso ? new Date(iso).toLocaleString() : '';
 
@@ -113,8 +116,10 @@ const SCRIPT = `
 
   async function refresh() {
     try {
-      const [status, parked, skipped] = await Promise.all([
-        api('/v1/outbox/status'), api('/v1/outbox/parked?limit=100'), api('/v1/outbox/skipped?limit=20')]);
+      const [status, parked, skipped, history, deadLetters] = await Promise.all([api('/v1/outbox/status'), api('/v1/outbox/parked?limit=100'),
+        api('/v1/outbox/skipped?limit=20'), api('/v1/outbox/history?window=1h'), api('/v1/dead-letters')]);
+      renderCharts(history);
+      renderDeadLetters(deadLetters);
       for (const state of ['pending', 'backoff', 'parked', 'sent', 'skipped']) $('total-' + state).textContent = String(status.totals[state]);
       $('oldest').textContent = status.oldest_unsent
         ? when(status.oldest_unsent) + ' (' + status.publish_lag_seconds.toFixed(1) + ' s ago)' : 'none';
@@ -213,6 +218,7 @@ function page(nonce: string): string {
     <thead><tr><th scope="col">Shard</th>${backlogHead}</tr></thead><tbody></tbody></table>
   <table id="topics" aria-label="Backlog per topic"><caption>Backlog per topic</caption>
     <thead><tr><th scope="col">Topic</th>${backlogHead}</tr></thead><tbody></tbody></table>
+${CHARTS_HTML}
   <h2>Parked rows</h2>
   <p>A parked row failed every attempt; its partner's later rows wait behind it. Fix the cause,
   then Retry; or Skip it, with the reason, to release the partner without publishing it.</p>

@@ -8,7 +8,8 @@ const CLI = 'packages/cli/src/main.ts';
 
 /** Only what the process is given: no variable of the test's own environment leaks in. */
 export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extra };
+  // The API's metrics port on a free one: tests run side by side.
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', API_METRICS_PORT: '0', ...extra };
 }
 
 export interface Running {

@@ -5,7 +5,7 @@ export interface OpsServerOptions {
   host: string;
   port: number;
   registry: Registry;
-  /** Resolves true when the database answers. The broker is not checked: an unreachable one shows as broker_unavailable drain runs. */
+  /** Resolves true when the process can do its work. */
   ready: () => Promise<boolean>;
 }
 
@@ -13,12 +13,13 @@ export interface OpsServerOptions {
 export async function startOpsServer(opts: OpsServerOptions): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: string) => res.writeHead(status, { 'content-type': 'application/json' }).end(body);
     if (path === '/health/live') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      json(200, '{"status":"ok"}');
     } else if (path === '/health/ready') {
       opts.ready().then(
-        (ok) => res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' })),
-        () => res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"unavailable"}'),
+        (ok) => json(ok ? 200 : 503, JSON.stringify({ status: ok ? 'ok' : 'unavailable' })),
+        () => json(503, '{"status":"unavailable"}'),
       );
     } else if (path === '/metrics') {
       opts.registry.metrics().then(
@@ -26,7 +27,7 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<Server> {
         (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err)),
       );
     } else {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"status":"not found"}');
+      json(404, '{"status":"not found"}');
     }
   });
   await new Promise<void>((resolve, reject) => {
