@@ -17,13 +17,7 @@ import { commands } from '../packages/cli/src/commands.ts';
 import { dlqSubcommands } from '../packages/cli/src/dlq/index.ts';
 import type { DlqContext } from '../packages/cli/src/dlq/dead-letters.ts';
 import type { Context } from '../packages/cli/src/outbox/context.ts';
-import { outboxUsage } from '../packages/cli/src/outbox/index.ts';
-import { list } from '../packages/cli/src/outbox/list.ts';
-import { purge, retry, skip } from '../packages/cli/src/outbox/repair.ts';
-import { replay } from '../packages/cli/src/outbox/replay.ts';
-import { show } from '../packages/cli/src/outbox/show.ts';
-import { status } from '../packages/cli/src/outbox/status.ts';
-import { tail } from '../packages/cli/src/outbox/tail.ts';
+import { outboxSubcommands, outboxUsage } from '../packages/cli/src/outbox/index.ts';
 import { registeredMetrics } from './support/registries.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -117,8 +111,6 @@ function metricNamesUsed(text: string): string[] {
 
 // ── CLI ─────────────────────────────────────────────────────────────────────────────────
 
-type Subcommand = (ctx: Context, args: string[]) => Promise<number>;
-const outboxSubcommands: Record<string, Subcommand> = { status, list, show, retry, skip, purge, replay, tail };
 const CLI_SOURCES = ['packages/cli/src/audit.ts', 'packages/cli/src/dlq/index.ts', ...readdirSync(join(ROOT, 'packages/cli/src/outbox')).map((f) => `packages/cli/src/outbox/${f}`)];
 
 /** Long options of the CLI's `parse(args, { … })` calls. */
@@ -196,7 +188,7 @@ async function parseWithTheCli(words: string[]): Promise<string> {
   }
   const sub = name ? outboxSubcommands[name] : undefined;
   if (!sub) return `refused: no outbox subcommand "${name}"`;
-  return sub(ctx, args).then(() => 'accepted', passed);
+  return sub.run(ctx, args).then(() => 'accepted', passed);
 }
 
 // ── Links ───────────────────────────────────────────────────────────────────────────────

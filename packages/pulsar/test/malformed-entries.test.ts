@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/index.ts';
 import { crc32c } from '../src/protocol/crc32c.ts';
 import { FrameDecoder, MAX_ACCEPTED_MESSAGE_SIZE, simpleFrame } from '../src/protocol/frame.ts';
+import { CommandType } from '../src/protocol/commands.ts';
 import { ProtoWriter } from '../src/protocol/proto.ts';
 import { fields } from './helpers.ts';
 
@@ -35,7 +36,7 @@ const u32 = (n: number) => {
 /** A MESSAGE frame for consumer 0: command, optional checksum, metadata and payload as given. */
 function messageFrame(entryId: number, metadata: Buffer, payload: Buffer, section?: (s: Buffer) => Buffer): Buffer {
   const cmd = new ProtoWriter();
-  cmd.uint(1, 9).message(9, (c) => c.uint(1, 0).message(2, (id) => id.uint(1, 7).uint(2, entryId)));
+  cmd.uint(1, CommandType.MESSAGE).message(CommandType.MESSAGE, (c) => c.uint(1, 0).message(2, (id) => id.uint(1, 7).uint(2, entryId)));
   const command = cmd.finish();
   const body = Buffer.concat([u32(metadata.length), metadata, payload]);
   const crc = Buffer.alloc(6);
@@ -65,33 +66,33 @@ async function scriptedBroker(script: Script): Promise<{ url: string; seen: Seen
       const type = base.get(1) as number;
       const body = fields(base.get(type) as Buffer);
       switch (type) {
-        case 2:
+        case CommandType.CONNECT:
           seen.connects++;
-          send(3, (c) => c.string(1, 'scripted').int32(2, 19));
+          send(CommandType.CONNECTED, (c) => c.string(1, 'scripted').int32(2, 19));
           return;
-        case 21:
-          send(22, (c) => c.uint(1, 0).uint(2, body.get(2) as number).uint(3, 0));
+        case CommandType.PARTITIONED_METADATA:
+          send(CommandType.PARTITIONED_METADATA_RESPONSE, (c) => c.uint(1, 0).uint(2, body.get(2) as number).uint(3, 0));
           return;
-        case 23:
-          send(24, (c) => c.string(1, `pulsar://127.0.0.1:${(server.address() as net.AddressInfo).port}`).uint(3, 1).uint(4, body.get(2) as number));
+        case CommandType.LOOKUP:
+          send(CommandType.LOOKUP_RESPONSE, (c) => c.string(1, `pulsar://127.0.0.1:${(server.address() as net.AddressInfo).port}`).uint(3, 1).uint(4, body.get(2) as number));
           return;
-        case 4:
-          send(13, (c) => c.uint(1, body.get(5) as number));
+        case CommandType.SUBSCRIBE:
+          send(CommandType.SUCCESS, (c) => c.uint(1, body.get(5) as number));
           return;
-        case 16:
-          send(13, (c) => c.uint(1, body.get(2) as number));
+        case CommandType.CLOSE_CONSUMER:
+          send(CommandType.SUCCESS, (c) => c.uint(1, body.get(2) as number));
           return;
-        case 11:
+        case CommandType.FLOW:
           seen.flows.push(body.get(2) as number);
           if (!delivered) {
             delivered = true;
             for (const d of script.deliveries) socket.write(d);
           }
           return;
-        case 10: {
+        case CommandType.ACK: {
           const id = fields(body.get(3) as Buffer);
           seen.acks.push({ ledgerId: id.get(1) as number, entryId: id.get(2) as number, ...(id.has(4) ? { batchIndex: id.get(4) as number } : {}) });
-          send(38, (c) => c.uint(1, 0).uint(6, body.get(8) as number));
+          send(CommandType.ACK_RESPONSE, (c) => c.uint(1, 0).uint(6, body.get(8) as number));
           return;
         }
         default:
@@ -163,7 +164,7 @@ describe('the frame size a broker announces', () => {
       socket.on('error', () => {});
       let n = 0;
       socket.on('data', () => {
-        if (n++ === 0) socket.write(simpleFrame((w) => w.uint(1, 3).message(3, (c) => c.string(1, 'big').int32(2, 19).int32(3, 2 ** 31 - 1))));
+        if (n++ === 0) socket.write(simpleFrame((w) => w.uint(1, CommandType.CONNECTED).message(CommandType.CONNECTED, (c) => c.string(1, 'big').int32(2, 19).int32(3, 2 ** 31 - 1))));
         else socket.write(Buffer.concat([u32(100 * 2 ** 20), Buffer.alloc(1024)]));
       });
     });

@@ -4,8 +4,9 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, PulsarError } from '../src/index.ts';
 import { simpleFrame } from '../src/protocol/frame.ts';
+import { CommandType } from '../src/protocol/commands.ts';
 
-const CONNECTED = simpleFrame((w) => w.uint(1, 3).message(3, (c) => c.string(1, 'fake-broker').int32(2, 19)));
+const CONNECTED = simpleFrame((w) => w.uint(1, CommandType.CONNECTED).message(CommandType.CONNECTED, (c) => c.string(1, 'fake-broker').int32(2, 19)));
 
 type Script = (socket: net.Socket, chunkNo: number) => void;
 
@@ -41,7 +42,7 @@ describe('a broker that sends garbage', () => {
     ['a truncated frame, then EOF', (s) => s.end(Buffer.from([0, 0, 0, 100, 0, 0, 0, 10, 8, 3])), /middle of a frame/],
     ['a frame whose command is not protobuf', (s) => s.write(Buffer.from([0, 0, 0, 9, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff])), /varint|protobuf|field/],
     ['a command size larger than its frame', (s) => s.write(Buffer.from([0, 0, 0, 8, 0, 0, 0, 200, 8, 3, 0, 0])), /does not fit/],
-    ['a command other than CONNECTED during the handshake', (s) => s.write(simpleFrame((w) => w.uint(1, 7).message(7, (c) => c.uint(1, 0).uint(2, 0)))), /before CONNECTED/],
+    ['a command other than CONNECTED during the handshake', (s) => s.write(simpleFrame((w) => w.uint(1, CommandType.SEND_RECEIPT).message(CommandType.SEND_RECEIPT, (c) => c.uint(1, 0).uint(2, 0)))), /before CONNECTED/],
   ])('rejects createProducer with ProtocolError for %s', async (_name, script, reason) => {
     const port = await garbageServer(script);
     const err = await createProducerAgainst(port);

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/index.ts';
 import { FrameDecoder, simpleFrame } from '../src/protocol/frame.ts';
+import { CommandType } from '../src/protocol/commands.ts';
 import { fields } from './helpers.ts';
 
 interface Seen {
@@ -32,29 +33,29 @@ async function scriptedBroker(lookup: LookupAnswer): Promise<{ port: number; see
       const type = base.get(1) as number;
       const body = fields(base.get(type) as Buffer);
       switch (type) {
-        case 2: {
+        case CommandType.CONNECT: {
           const proxy = body.get(6) as Buffer | undefined;
           if (proxy) mine.connect.proxyToBrokerUrl = proxy.toString();
-          send(3, (c) => c.string(1, 'scripted').int32(2, 19));
+          send(CommandType.CONNECTED, (c) => c.string(1, 'scripted').int32(2, 19));
           return;
         }
-        case 21:
-          send(22, (c) => c.uint(1, 0).uint(2, body.get(2) as number).uint(3, 0));
+        case CommandType.PARTITIONED_METADATA:
+          send(CommandType.PARTITIONED_METADATA_RESPONSE, (c) => c.uint(1, 0).uint(2, body.get(2) as number).uint(3, 0));
           return;
-        case 23: {
+        case CommandType.LOOKUP: {
           const topic = (body.get(1) as Buffer).toString();
           const authoritative = body.get(3) === 1;
           mine.lookups.push({ topic, authoritative });
           const a = lookup(topic, authoritative);
-          send(24, (c) => c.string(1, a.url).uint(3, a.redirect ? 0 : 1).uint(4, body.get(2) as number)
+          send(CommandType.LOOKUP_RESPONSE, (c) => c.string(1, a.url).uint(3, a.redirect ? 0 : 1).uint(4, body.get(2) as number)
             .bool(5, a.authoritative ?? false).bool(8, a.proxyThrough ?? false));
           return;
         }
-        case 5:
-          send(17, (c) => c.uint(1, body.get(3) as number).string(2, 'scripted-producer'));
+        case CommandType.PRODUCER:
+          send(CommandType.PRODUCER_SUCCESS, (c) => c.uint(1, body.get(3) as number).string(2, 'scripted-producer'));
           return;
-        case 15:
-          send(13, (c) => c.uint(1, body.get(2) as number));
+        case CommandType.CLOSE_PRODUCER:
+          send(CommandType.SUCCESS, (c) => c.uint(1, body.get(2) as number));
           return;
         default:
           // SENDs are swallowed: this broker never confirms anything.

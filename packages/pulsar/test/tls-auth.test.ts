@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, PulsarError } from '../src/index.ts';
 import { FrameDecoder, simpleFrame } from '../src/protocol/frame.ts';
+import { CommandType } from '../src/protocol/commands.ts';
 import { fields } from './helpers.ts';
 
 let dir: string;
@@ -51,24 +52,24 @@ function serve(socket: tls.TLSSocket): void {
       const flags = body.get(10);
       supportsAuthRefresh = Buffer.isBuffer(flags) ? fields(flags).get(1) as number | undefined : undefined;
       if (token === 'bad-token') {
-        socket.write(simpleFrame((w) => w.uint(1, 14).message(14, (e) => e.uint(1, 0).uint(2, 3).string(3, 'token rejected'))));
+        socket.write(simpleFrame((w) => w.uint(1, CommandType.ERROR).message(CommandType.ERROR, (e) => e.uint(1, 0).uint(2, 3).string(3, 'token rejected'))));
         return;
       }
-      socket.write(simpleFrame((w) => w.uint(1, 3).message(3, (c) => c.string(1, 'tls-fake').int32(2, 19))));
+      socket.write(simpleFrame((w) => w.uint(1, CommandType.CONNECTED).message(CommandType.CONNECTED, (c) => c.string(1, 'tls-fake').int32(2, 19))));
       if (token === 'expiring-token') {
-        socket.write(simpleFrame((w) => w.uint(1, 36).message(36, (c) => c.string(1, 'tls-fake').message(2, (a) => a.string(1, 'token')))));
+        socket.write(simpleFrame((w) => w.uint(1, CommandType.AUTH_CHALLENGE).message(CommandType.AUTH_CHALLENGE, (c) => c.string(1, 'tls-fake').message(2, (a) => a.string(1, 'token')))));
       }
     } else if (type === 37) {
       answerChallenge(authToken(fields(body.get(2) as Buffer).get(2)) ?? '');
     } else if (type === 21 && downgrade) {
-      socket.write(simpleFrame((w) => w.uint(1, 22).message(22, (c) => c.uint(1, 0).uint(2, body.get(2) as number).uint(3, 0))));
+      socket.write(simpleFrame((w) => w.uint(1, CommandType.PARTITIONED_METADATA_RESPONSE).message(CommandType.PARTITIONED_METADATA_RESPONSE, (c) => c.uint(1, 0).uint(2, body.get(2) as number).uint(3, 0))));
     } else if (type === 23 && downgrade) {
       // The TLS URL field names a plaintext broker.
-      socket.write(simpleFrame((w) => w.uint(1, 24).message(24, (c) => c.string(2, `pulsar://127.0.0.1:${plainPort}`).uint(3, 1).uint(4, body.get(2) as number))));
+      socket.write(simpleFrame((w) => w.uint(1, CommandType.LOOKUP_RESPONSE).message(CommandType.LOOKUP_RESPONSE, (c) => c.string(2, `pulsar://127.0.0.1:${plainPort}`).uint(3, 1).uint(4, body.get(2) as number))));
     } else if (type === 21) {
       // Answer the first request with a refusal, proving a full request/response round trip over TLS.
       const requestId = body.get(2) as number;
-      socket.write(simpleFrame((w) => w.uint(1, 22).message(22, (c) => c.uint(2, requestId).uint(3, 1).uint(4, 4).string(5, 'not allowed here'))));
+      socket.write(simpleFrame((w) => w.uint(1, CommandType.PARTITIONED_METADATA_RESPONSE).message(CommandType.PARTITIONED_METADATA_RESPONSE, (c) => c.uint(2, requestId).uint(3, 1).uint(4, 4).string(5, 'not allowed here'))));
     }
   });
   socket.on('data', (chunk: Buffer) => decoder.push(chunk));

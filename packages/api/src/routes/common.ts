@@ -53,8 +53,17 @@ export function send(c: Context<AppEnv>, reply: Reply): never {
 
 const MAX_BAGGAGE_LENGTH = 512;
 
-/** Who is writing, with which idempotency key and trace context. */
-export function writeRequest(c: Context<AppEnv>, body: unknown, idempotent: boolean): WriteRequest {
+/** Who is writing, and with which trace context; an Idempotency-Key header is not honoured (PATCH, DELETE). */
+export function writeRequest(c: Context<AppEnv>): WriteRequest {
+  return request(c, null);
+}
+
+/** A write a client may retry with an Idempotency-Key: its first response is replayed for the same body. */
+export function idempotentWriteRequest(c: Context<AppEnv>, body: unknown): WriteRequest {
+  return request(c, idempotencyRequest(c.req.header(IDEMPOTENCY_HEADER), c.req.method, c.req.path, body));
+}
+
+function request(c: Context<AppEnv>, idempotency: WriteRequest['idempotency']): WriteRequest {
   // The request span's context (the caller's own when tracing is off), and the caller's baggage.
   const traceHeaders = traceHeadersOf(c.get('span'));
   const baggage = c.req.header('baggage');
@@ -63,7 +72,7 @@ export function writeRequest(c: Context<AppEnv>, body: unknown, idempotent: bool
   return {
     principal: caller.principal,
     legacyPrincipal: caller.legacyPrincipal,
-    idempotency: idempotent ? idempotencyRequest(c.req.header(IDEMPOTENCY_HEADER), c.req.method, c.req.path, body) : null,
+    idempotency,
     traceHeaders,
   };
 }

@@ -10,7 +10,7 @@ import {
   CreateIntegrationBody, IdParams, IntegrationPage, IntegrationSchema, PageQuery, RevokeIntegrationBody, WriteHeaders,
 } from '../schemas.ts';
 import { etag, lockPartnerForWrite, type UnitOfWork } from '../unit-of-work.ts';
-import { PROBLEM_RESPONSES, SECURITY, WRITE_PROBLEM_RESPONSES, integrationDto, send, writeRequest } from './common.ts';
+import { PROBLEM_RESPONSES, SECURITY, WRITE_PROBLEM_RESPONSES, idempotentWriteRequest, integrationDto, send } from './common.ts';
 import type { Hook } from './hook.ts';
 
 const json = <S>(schema: S) => ({ 'application/json': { schema } });
@@ -53,7 +53,7 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
   app.openapi(createIntegrationRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
+    const reply = await uow.run(idempotentWriteRequest(c, body), async (tx, now, sendWithCommit) => {
       const partner = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = createIntegration(partner, uuidv7(now), body, now);
       sendWithCommit(savePartner(tx, state.partner));
@@ -98,7 +98,7 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
   app.openapi(revokeIntegrationRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
+    const reply = await uow.run(idempotentWriteRequest(c, body), async (tx, now, sendWithCommit) => {
       const seen = await findIntegration(tx, id);
       if (!seen) throw new NotFoundError('integration', id);
       const partner = await lockPartnerForWrite(tx, seen.partner_id, c.req.valid('header')['if-match']);

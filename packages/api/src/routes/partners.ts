@@ -10,7 +10,7 @@ import {
   PartnerSchema, UpdatePartnerBody, WriteHeaders,
 } from '../schemas.ts';
 import { etag, lockPartnerForWrite, type UnitOfWork } from '../unit-of-work.ts';
-import { PROBLEM_RESPONSES, SECURITY, WRITE_PROBLEM_RESPONSES, partnerDto, send, writeRequest } from './common.ts';
+import { PROBLEM_RESPONSES, SECURITY, WRITE_PROBLEM_RESPONSES, idempotentWriteRequest, partnerDto, send, writeRequest } from './common.ts';
 import type { Hook } from './hook.ts';
 
 const json = <S>(schema: S) => ({ 'application/json': { schema } });
@@ -65,7 +65,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
 
   app.openapi(createPartnerRoute, async (c) => {
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
+    const reply = await uow.run(idempotentWriteRequest(c, body), async (tx, now, sendWithCommit) => {
       const { state, events } = createPartner(uuidv7(now), body, now);
       sendWithCommit(insertPartner(tx, state));
       return { status: 201, body: partnerDto(state), version: state.version, location: `/v1/partners/${state.id}`, events };
@@ -99,7 +99,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
   app.openapi(updatePartnerRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, false), async (tx, now, sendWithCommit) => {
+    const reply = await uow.run(writeRequest(c), async (tx, now, sendWithCommit) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = updatePartner(current, body, now);
       if (events.length > 0) sendWithCommit(savePartner(tx, state));
@@ -110,7 +110,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
 
   app.openapi(deletePartnerRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const reply = await uow.run(writeRequest(c, null, false), async (tx, now, sendWithCommit) => {
+    const reply = await uow.run(writeRequest(c), async (tx, now, sendWithCommit) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = deletePartner(current, now);
       sendWithCommit(savePartner(tx, state));
@@ -122,7 +122,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
   app.openapi(kycRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const reply = await uow.run(writeRequest(c, body, true), async (tx, now, sendWithCommit) => {
+    const reply = await uow.run(idempotentWriteRequest(c, body), async (tx, now, sendWithCommit) => {
       const current = await lockPartnerForWrite(tx, id, c.req.valid('header')['if-match']);
       const { state, events } = recordKyc(current, body.estado_kyc, body.motivo ?? null, now);
       sendWithCommit(savePartner(tx, state));

@@ -10,7 +10,7 @@ import { show } from './show.ts';
 import { status } from './status.ts';
 import { tail } from './tail.ts';
 
-const subcommands: Record<string, { summary: string; run(ctx: Context, args: string[]): Promise<number> }> = {
+export const outboxSubcommands: Record<string, { summary: string; run(ctx: Context, args: string[]): Promise<number> }> = {
   status: { summary: 'counts by state per shard, topic and type; lag; draining relays; parked partners', run: status },
   list: { summary: 'rows by --state --type --topic --aggregate --since --until, --cursor paging, --oldest|--newest', run: list },
   show: { summary: '<id | event id>: the row, its Avro bytes decoded, its properties, why it is not sent', run: show },
@@ -22,14 +22,14 @@ const subcommands: Record<string, { summary: string; run(ctx: Context, args: str
 };
 
 export function outboxUsage(): string {
-  const w = Math.max(...Object.keys(subcommands).map((k) => k.length));
+  const w = Math.max(...Object.keys(outboxSubcommands).map((k) => k.length));
   return ['usage: relevo outbox <command> [--json]', '',
-    ...Object.entries(subcommands).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`), ''].join('\n');
+    ...Object.entries(outboxSubcommands).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`), ''].join('\n');
 }
 
 export async function runOutbox(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  const sub = name ? subcommands[name] : undefined;
+  const sub = name ? outboxSubcommands[name] : undefined;
   if (!sub) {
     process.stderr.write(outboxUsage());
     if (name === undefined || name === 'help' || name === '--help') return 0;
