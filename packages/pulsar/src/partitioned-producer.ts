@@ -1,8 +1,9 @@
 // A partitioned topic is one ProducerImpl per partition (topic-partition-N), all under one producer
 // name so broker deduplication tracks each partition's sequence ids for that name.
 import type { ClientContext } from './context.ts';
+import { PulsarError } from './errors.ts';
 import { ProducerImpl, type ProducerConfig } from './producer.ts';
-import { PartitionRouter } from './routing.ts';
+import { PartitionRouter, partitionForKey } from './routing.ts';
 import { partitionTopic } from './topic.ts';
 import type { OutgoingMessage, Producer, SendReceipt } from './types.ts';
 
@@ -38,6 +39,17 @@ export class PartitionedProducer implements Producer {
   /** The highest sequence id any partition's dedup state holds for this producer name. */
   get lastSequenceId(): bigint {
     return this.parts.reduce((max, p) => (p.lastSequenceId > max ? p.lastSequenceId : max), -1n);
+  }
+
+  /** Where send() puts a message with this key (the router hashes keys the same way). */
+  partitionFor(key: string): number {
+    return partitionForKey(key, this.parts.length);
+  }
+
+  lastSequenceIdOf(partition: number): bigint {
+    const part = this.parts[partition];
+    if (!part) throw new PulsarError('InvalidArgument', `${this.topic} has ${this.parts.length} partitions, not a partition ${partition}`);
+    return part.lastSequenceId;
   }
 
   get schemaVersion(): Uint8Array | undefined {

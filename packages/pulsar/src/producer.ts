@@ -159,6 +159,18 @@ export class ProducerImpl implements Producer, ProducerHandler {
     return this.state === 'closing' || this.state === 'closed';
   }
 
+  /** Its own partition (one of a PartitionedProducer's), or -1 on a topic that is not partitioned. */
+  partitionFor(): number {
+    return this.cfg.partition;
+  }
+
+  lastSequenceIdOf(partition: number): bigint {
+    if (partition !== this.cfg.partition) {
+      throw new PulsarError('InvalidArgument', `${this.topic} has no partition ${partition} (this producer's is ${this.cfg.partition})`);
+    }
+    return this.lastSequenceId;
+  }
+
   handleDisconnect(err: PulsarError): void {
     if (this.state !== 'ready') return;
     this.state = 'connecting';

@@ -71,8 +71,11 @@ function nativeProducer(p: NativeProducer): Producer {
   return {
     topic: p.getTopic(),
     producerName: p.getProducerName(),
-    // The native binding does not expose the broker's last sequence id nor the schema version.
+    // The native binding does not expose the broker's last sequence id nor the schema version,
+    // nor which partition a key goes to (its router's hashing is its own configuration).
     lastSequenceId: -1n,
+    partitionFor: () => -1,
+    lastSequenceIdOf: () => -1n,
     schemaVersion: undefined,
     // Nor the broker's limit: its default.
     maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
