@@ -5,5 +5,7 @@ export * from './message.ts';
 export * from './metrics.ts';
 export * from './producers.ts';
 export * from './retention.ts';
+export * from './topics.ts';
 export * from './worker.ts';
 export { runRelayProcess } from './main.ts';
+
