@@ -1,9 +1,14 @@
-// One subscription's receive loop: a few workers take messages, run the consumer's handler,
-// then acknowledge. A handler that throws gets the message back later (nack); once it has
-// been redelivered maxRedeliveries times it goes to the consumer's dead-letter topic, with
-// the error attached as a property, and is acknowledged — unless it failed on the database
-// connection (transient.ts): that is redelivered for as long as it takes. stop() lets
-// in-flight messages finish and be acknowledged before the subscription closes.
+// One subscription's receive loop: up to `concurrency` messages are handled at once, each
+// acknowledged after its handler ran. Messages with the same key (the partner id the relay
+// sets as partition key) are handled one after another, in the order the broker delivered
+// them: the subscription is Key_Shared, so across consumer processes too a key's messages go
+// to one of them, in order. A handler that throws gets its message back after nackDelayMs, in
+// place, holding its key's later messages behind it; once it has failed maxRedeliveries
+// times (the broker's redeliveries of it counted too) it goes to the consumer's dead-letter
+// topic, with the error attached as a property, and is acknowledged — unless it failed on the
+// database connection (transient.ts): that is retried for as long as it takes. stop() lets
+// in-flight messages finish and be acknowledged before the subscription closes; a message
+// still waiting for its retry is left for the broker to deliver again.
 import { formatMessageId, PulsarError, type Consumer, type Message, type Producer, type PulsarClient } from '@relevo/pulsar';
 import { SpanKind, context, contextFromHeaders, endSpanWithError, startSpan, trace, type Logger } from '@relevo/runtime';
 import type { ConsumerMetrics } from './metrics.ts';
@@ -85,9 +90,11 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
   const consumer: Consumer = await o.client.subscribe({
     topic: spec.topic,
     subscription: spec.subscription,
-    // Shared: a nack redelivers that one message (and the broker counts its redeliveries),
-    // and several consumers processes may split the work.
-    type: 'Shared',
+    // Key_Shared: several consumer processes may split the work, and each key (partner) goes
+    // to one of them, in order. Shared would hand a partner's next event to another process
+    // while the one before it is still being handled; Failover keeps order but has the broker
+    // count no redeliveries (the dead-letter rule needs them) and rewinds on every nack.
+    type: 'Key_Shared',
     initialPosition: 'earliest',
     receiverQueueSize: Math.max(100, o.concurrency * 50),
     nackRedeliveryDelayMs: o.nackDelayMs,
@@ -97,7 +104,7 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
   let stopping = false;
   let open = true;
 
-  const deadLetter = async (message: Message, err: Error): Promise<void> => {
+  const deadLetter = async (message: Message, err: Error, redeliveries: number): Promise<void> => {
     dlq ??= o.client.createProducer({ topic: spec.deadLetterTopic, batching: false, sendTimeoutMs: 30_000 });
     dlq.catch(() => { dlq = undefined; });
     const producer = await dlq;
@@ -112,7 +119,7 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
         [DLQ_PROPERTIES.topic]: message.topic,
         [DLQ_PROPERTIES.messageId]: formatMessageId(message.messageId),
         [DLQ_PROPERTIES.subscription]: spec.subscription,
-        [DLQ_PROPERTIES.redeliveries]: String(message.redeliveryCount),
+        [DLQ_PROPERTIES.redeliveries]: String(redeliveries),
         ...(version ? { [DLQ_PROPERTIES.schemaVersion]: version } : {}),
         [DLQ_PROPERTIES.at]: new Date().toISOString(),
       },
@@ -150,52 +157,69 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
     else endSpanWithError(span, delivery.error);
   };
 
-  /** Handles, acknowledges or hands back one message; never throws. Says what became of it. */
-  /** Handles, acknowledges or hands back one message; never throws. Says what became of it. */
+  /** Resolves after ms, or at once when stop() is called. */
+  let wakeSleepers: Array<() => void> = [];
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      wakeSleepers = wakeSleepers.filter((w) => w !== done);
+      resolve();
+    }
+    wakeSleepers.push(done);
+  });
+
+  /**
+   * Handles one message until it is acknowledged or dead-lettered, retrying it in place, so
+   * its key's later messages (waiting behind it) keep their order. Never throws. Says what
+   * became of it.
+   */
   const one = async (message: Message): Promise<Delivery> => {
     const receivedAt = new Date();
+    const type = () => message.properties.ce_type ?? 'unknown';
     metrics.inFlight(spec.name, 1);
     try {
-      let result: HandleResult;
-      try {
-        result = await spec.handle(message, receivedAt);
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        const type = message.properties.ce_type ?? 'unknown';
-        if (isTransientDatabaseError(error)) {
-          metrics.handled(spec.name, shortTopic(spec.topic), type, 'retry');
-          log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount },
-            'database unavailable; the message will be redelivered (not counted towards dead-lettering)');
-          consumer.nack(message);
-          return { outcome: 'retry', error };
-        }
-        if (message.redeliveryCount < o.maxRedeliveries) {
-          metrics.handled(spec.name, shortTopic(spec.topic), type, 'retry');
-          log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount },
-            'message failed; it will be redelivered');
-          consumer.nack(message);
-          return { outcome: 'retry', error };
-        }
-        if (await spec.wasDeadLettered?.(message)) {
-          metrics.handled(spec.name, shortTopic(spec.topic), type, 'duplicate');
+      // The broker's redeliveries of this message, then this process's retries of it.
+      let redeliveries = message.redeliveryCount;
+      for (;;) {
+        let result: HandleResult;
+        try {
+          result = await spec.handle(message, receivedAt);
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err));
+          const transient = isTransientDatabaseError(error);
+          if (transient || redeliveries < o.maxRedeliveries) {
+            metrics.handled(spec.name, shortTopic(spec.topic), type(), 'retry');
+            log.warn({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: redeliveries },
+              transient ? 'database unavailable; the message will be retried (not counted towards dead-lettering)' : 'message failed; it will be retried');
+            if (!transient) redeliveries++;
+            if (!stopping) await pause(o.nackDelayMs);
+            // Stopping: left unacknowledged, it is delivered again once the subscription is
+            // closed, before its key's later messages (held unacknowledged behind it).
+            if (stopping) return { outcome: 'retry', error };
+            continue;
+          }
+          if (await spec.wasDeadLettered?.(message)) {
+            metrics.handled(spec.name, shortTopic(spec.topic), type(), 'duplicate');
+            await settle(message);
+            return { outcome: 'duplicate' };
+          }
+          await deadLetter(message, error, redeliveries);
+          await spec.onDeadLettered?.(message, error);
+          metrics.deadLettered(spec.name, shortTopic(spec.topic));
+          metrics.handled(spec.name, shortTopic(spec.topic), type(), 'dead_lettered');
+          log.error({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: redeliveries,
+            deadLetterTopic: spec.deadLetterTopic }, 'message failed after its redeliveries: sent to the dead-letter topic');
           await settle(message);
-          return { outcome: 'duplicate' };
+          return { outcome: 'dead_lettered', error };
         }
-        await deadLetter(message, error);
-        await spec.onDeadLettered?.(message, error);
-        metrics.deadLettered(spec.name, shortTopic(spec.topic));
-        metrics.handled(spec.name, shortTopic(spec.topic), type, 'dead_lettered');
-        log.error({ err: error, consumer: spec.name, messageId: formatMessageId(message.messageId), redeliveryCount: message.redeliveryCount,
-          deadLetterTopic: spec.deadLetterTopic }, 'message failed after its redeliveries: sent to the dead-letter topic');
+        metrics.handled(spec.name, shortTopic(spec.topic), result.type, result.outcome);
+        if (result.eventTime !== undefined) {
+          metrics.latency(spec.name, shortTopic(spec.topic), result.type, (receivedAt.getTime() - result.eventTime) / 1000);
+        }
         await settle(message);
-        return { outcome: 'dead_lettered', error };
+        return { outcome: result.outcome };
       }
-      metrics.handled(spec.name, shortTopic(spec.topic), result.type, result.outcome);
-      if (result.eventTime !== undefined) {
-        metrics.latency(spec.name, shortTopic(spec.topic), result.type, (receivedAt.getTime() - result.eventTime) / 1000);
-      }
-      await settle(message);
-      return { outcome: result.outcome };
     } catch (err) {
       // Dead-lettering itself failed (broker down?): leave it for a later redelivery.
       log.error({ err, consumer: spec.name, messageId: formatMessageId(message.messageId) }, 'could not settle the message; it will be redelivered');
@@ -206,8 +230,26 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
     }
   };
 
-  const worker = async (): Promise<void> => {
+  // Up to `concurrency` messages taken from the consumer at once. A message whose key has one
+  // in hand already waits for it (its slot held), and is handled once that one is settled:
+  // the messages of one key form a chain, the chain's tail kept here until it is settled.
+  // Unkeyed messages (an external producer that sets no key) are in no chain.
+  const tails = new Map<string, Promise<void>>();
+  const inHand = new Set<Promise<void>>();
+  let free = o.concurrency;
+  let slotFreed: (() => void) | undefined;
+  const release = () => {
+    free++;
+    slotFreed?.();
+  };
+
+  const dispatch = async (): Promise<void> => {
     while (!stopping) {
+      if (free === 0) {
+        await new Promise<void>((resolve) => { slotFreed = resolve; });
+        slotFreed = undefined;
+        continue;
+      }
       let message: Message;
       try {
         message = await consumer.receive(RECEIVE_POLL_MS);
@@ -215,14 +257,26 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
         if (err instanceof PulsarError && err.code === 'Timeout') continue;
         if (err instanceof PulsarError && err.code === 'AlreadyClosed') return;
         log.error({ err, consumer: spec.name }, 'receive failed');
-        await new Promise((r) => setTimeout(r, 500));
+        await pause(500);
         continue;
       }
-      await traced(message);
+      free--;
+      const key = message.partitionKey;
+      const before = key === undefined ? undefined : tails.get(key);
+      // A message that was waiting when stop() came is left unacknowledged: the broker delivers it again.
+      const run: Promise<void> = (before ?? Promise.resolve())
+        .then(() => (stopping ? undefined : traced(message)))
+        .finally(() => {
+          if (key !== undefined && tails.get(key) === run) tails.delete(key);
+          inHand.delete(run);
+          release();
+        });
+      if (key !== undefined) tails.set(key, run);
+      inHand.add(run);
     }
   };
 
-  const workers = Array.from({ length: o.concurrency }, () => worker());
+  const dispatching = dispatch();
   log.info({ consumer: spec.name, topic: spec.topic, subscription: spec.subscription, deadLetterTopic: spec.deadLetterTopic }, 'consumer subscribed');
 
   let stopped: Promise<void> | undefined;
@@ -234,9 +288,12 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
     stop() {
       stopped ??= (async () => {
         stopping = true;
-        // Each worker finishes (and acknowledges) the message in its hands; prefetched
-        // messages stay unacknowledged and the broker delivers them again.
-        await Promise.all(workers);
+        for (const wake of wakeSleepers) wake();
+        slotFreed?.();
+        // Each message being handled is finished (and acknowledged); prefetched ones, and those
+        // waiting behind one of their key, stay unacknowledged and the broker delivers them again.
+        await dispatching;
+        while (inHand.size > 0) await Promise.all([...inHand]);
         await consumer.close();
         open = false;
         if (dlq) await (await dlq.catch(() => undefined))?.close().catch(() => undefined);
