@@ -28,7 +28,14 @@ export class ProducerPool {
     this.opts = opts;
   }
 
+  /**
+   * The shard's producer of the topic. Asking for it stops the shard's idle timer: the producers
+   * of a shard in use are not closed under its run, whose unconfirmed sends would fail (a broker
+   * slow to confirm, a topic being moved). The run's end starts the timer again (touch).
+   */
   producer(topic: string, shard: number): Promise<Producer> {
+    clearTimeout(this.idleTimers.get(shard));
+    this.idleTimers.delete(shard);
     const key = `${shard}/${topic}`;
     const existing = this.open.get(key);
     if (existing) return existing;
