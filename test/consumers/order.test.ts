@@ -79,7 +79,7 @@ describe('consumer order per partner', () => {
 
   it('handles each partner\'s messages in order, with failures retried in place, across two consumers', async () => {
     const topic = topicUrl(namespace, `order-${randomBytes(4).toString('hex')}`);
-    const keys = Array.from({ length: 24 }, () => randomUUID());
+    const keys: string[] = Array.from({ length: 24 }, () => randomUUID());
     const perKey = 15;
     const handled: Handled[] = [];
     const failsOnce = (key: string, seq: number) => (seq + keys.indexOf(key)) % 7 === 3;
