@@ -82,3 +82,12 @@ export async function splitBundleOf(namespace: string, topicUrl: string): Promis
   const bundles = JSON.parse(await ok(await clusterAdmin('GET', `/admin/v2/namespaces/${namespace}/bundles`), 'bundles')) as { numBundles: number };
   return bundles.numBundles;
 }
+
+/** Deletes the namespace's topics (partitioned ones with their partitions), then the namespace. */
+export async function dropClusterNamespace(namespace: string): Promise<void> {
+  const partitioned = JSON.parse(await ok(await clusterAdmin('GET', `/admin/v2/persistent/${namespace}/partitioned`), 'partitioned topics')) as string[];
+  for (const topic of partitioned) await clusterAdmin('DELETE', `/admin/v2/${restPath(topic)}/partitions?force=true`);
+  const topics = JSON.parse(await ok(await clusterAdmin('GET', `/admin/v2/namespaces/${namespace}/topics`), 'topics')) as string[];
+  for (const topic of topics) await clusterAdmin('DELETE', `/admin/v2/${restPath(topic)}?force=true`);
+  await clusterAdmin('DELETE', `/admin/v2/namespaces/${namespace}?force=true`);
+}
