@@ -93,13 +93,14 @@ export async function brokerHealthy(broker: ClusterBroker): Promise<boolean> {
  * only and the serial collector, so that their start takes less of two shared cores. The bookie
  * and the brokers keep the distribution's JVM settings, as the dev broker does.
  */
-const LIGHT_JVM = { PULSAR_MEM_EXTRA: '-XX:TieredStopAtLevel=1', PULSAR_GC: '-XX:+UseSerialGC -XX:+PerfDisableSharedMem' };
+const LIGHT_JIT = '-XX:TieredStopAtLevel=1';
+const LIGHT_GC = '-XX:+UseSerialGC -XX:+PerfDisableSharedMem';
 
 const components: Component[] = [
   {
     name: 'zookeeper', command: 'zookeeper', confVariable: 'PULSAR_ZK_CONF',
     conf: join(clusterHome, 'zookeeper.conf'), distConf: 'zookeeper.conf', overrides: 'zookeeper.conf', values: {},
-    ports: [ZK_PORT], mem: `-Xms64m -Xmx128m ${LIGHT_JVM.PULSAR_MEM_EXTRA}`, gc: LIGHT_JVM.PULSAR_GC,
+    ports: [ZK_PORT], mem: `-Xms64m -Xmx128m ${LIGHT_JIT}`, gc: LIGHT_GC,
     ready: async () => (await fourLetterWord(ZK_PORT, 'srvr')).includes('Mode:'),
   },
   {
@@ -233,7 +234,7 @@ function initializeMetadata(dist: string): Promise<void> {
   ], {
     cwd: clusterHome,
     stdio: ['ignore', out, out],
-    env: { ...process.env, PULSAR_LOG_CONF: join(repoRoot, 'pulsar', 'log4j2.yaml'), PULSAR_LOG_DIR: clusterHome, PULSAR_MEM: `-Xmx128m ${LIGHT_JVM.PULSAR_MEM_EXTRA}`, PULSAR_GC: LIGHT_JVM.PULSAR_GC, PULSAR_GC_LOG: ' ' },
+    env: { ...process.env, PULSAR_LOG_CONF: join(repoRoot, 'pulsar', 'log4j2.yaml'), PULSAR_LOG_DIR: clusterHome, PULSAR_MEM: `-Xmx128m ${LIGHT_JIT}`, PULSAR_GC: LIGHT_GC, PULSAR_GC_LOG: ' ' },
   });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
