@@ -23,6 +23,14 @@ export interface E2EOptions {
   env?: Record<string, string>;
   /** SQL run on the fresh database before loading (to try a schema change side by side). */
   setup?: string[];
+  /** Where the relay publishes (its BROKER_URL and PULSAR_ADMIN_URL, its namespace); the dev broker by default. */
+  broker?: BrokerTarget;
+}
+
+export interface BrokerTarget {
+  env: Record<string, string>;
+  createNamespace(): Promise<string>;
+  dropNamespace(namespace: string): Promise<void>;
 }
 
 export interface E2EResult {
@@ -50,7 +58,7 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
   const children: Child[] = [];
   let namespace: string | undefined;
   try {
-    namespace = await createTestNamespace();
+    namespace = await (opts.broker?.createNamespace ?? createTestNamespace)();
     for (const stmt of opts.setup ?? []) await database.sql.unsafe(stmt);
     const t0 = performance.now();
     await loadBacklog(database.sql, opts.rows);
@@ -65,7 +73,7 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
       const nodeArgs = opts.profile && i === 0 ? ['--cpu-prof', '--cpu-prof-dir', profileDir!] : [];
       children.push(spawnRelevo('relay', {
         DATABASE_URL: db.url, PULSAR_NAMESPACE: namespace, RELAY_SHARDS: String(shards), RELAY_BATCH_SIZE: String(batchSize),
-        RELAY_RUN_BUDGET_MS: '10000', RELAY_PRODUCER_IDLE_MS: '30000',
+        RELAY_RUN_BUDGET_MS: '10000', RELAY_PRODUCER_IDLE_MS: '30000', ...opts.broker?.env,
         ...(opts.nodeOptions !== undefined ? { NODE_OPTIONS: opts.nodeOptions } : {}), ...opts.env,
       }, nodeArgs));
     }
@@ -110,6 +118,6 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
     await Promise.all(children.map((c) => c.stop()));
     await database.close();
     await db.drop();
-    if (namespace) await dropNamespace(namespace);
+    if (namespace) await (opts.broker?.dropNamespace ?? dropNamespace)(namespace);
   }
 }

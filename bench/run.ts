@@ -3,7 +3,8 @@
 // and latest.svg, a chart of its latency and throughput steps (chart.ts).
 //
 // Parts (default order): producer, e2e, limits, baseline, latency, write_overhead, scaling.
-// `claim` (claim cost as sent history piles up) runs only when named in --only.
+// `claim` (claim cost as sent history piles up) and `cluster` (the relay on the test cluster
+// against the dev broker, side by side) run only when named in --only.
 // --quick: a tenth of the sizes (under five minutes in all). --profile: CPU-profile the e2e
 // relay (V8 .cpuprofile under bench/results/profiles/, summarised into the JSON).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { runBaseline } from './baseline.ts';
 import { writeBenchChart } from './chart.ts';
 import { runClaimCost } from './claim-cost.ts';
+import { runClusterComparison } from './cluster.ts';
 import { runE2E, type E2EResult } from './e2e.ts';
 import { runLatency, type LatencyResult } from './latency.ts';
 import { runLimits, type LimitsResult } from './limits.ts';
@@ -24,7 +26,7 @@ const PARTS = ['producer', 'e2e', 'limits', 'baseline', 'latency', 'write_overhe
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, profile: { type: 'boolean' } } });
 const quick = values.quick === true;
 const only = values.only?.split(',');
-if (only) for (const p of only) if (![...PARTS, 'claim'].includes(p)) throw new Error(`unknown part ${p}; parts: ${PARTS.join(', ')}, claim`);
+if (only) for (const p of only) if (![...PARTS, 'claim', 'cluster'].includes(p)) throw new Error(`unknown part ${p}; parts: ${PARTS.join(', ')}, claim, cluster`);
 const want = (part: string) => (only ? only.includes(part) : PARTS.includes(part));
 const scale = (n: number) => (quick ? n / 10 : n);
 
@@ -101,6 +103,11 @@ if (want('scaling')) {
 if (want('claim')) {
   results.claim_cost = await timed('claim', () => runClaimCost(scale(1_000_000)));
 }
+if (want('cluster')) {
+  const r = await timed('cluster', () => runClusterComparison({ rows: scale(200_000), rounds: quick ? 2 : 3 }));
+  results.cluster = r;
+  results.cluster_ratio = r.cluster_ratio;
+}
 
 results.finished_at = new Date().toISOString();
 results.total_seconds = Math.round((performance.now() - began) / 1000);
@@ -139,6 +146,8 @@ const rows: [string, unknown, string][] = [
   ['http PATCH req/s (with outbox)', writes?.http_median_req_per_s, ''],
   ['relay_rss_mib', results.relay_rss_mib, '≤ 200'],
   ['scaling_ratio (2 relays / 1)', results.scaling_ratio, ''],
+  ['cluster events/s (standalone | cluster | 4 partitions)', results.cluster ? (['standalone', 'cluster', 'cluster_4_partitions'] as const)
+    .map((k) => fmt((results.cluster as Awaited<ReturnType<typeof runClusterComparison>>)[k].median_steady_events_per_s)).join(' | ') : undefined, ''],
   ['producer_ratio (relevo / java)', results.producer_ratio, '≥ 0.8'],
 ];
 const w0 = Math.max(...rows.map((r) => r[0].length));

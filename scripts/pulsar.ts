@@ -3,48 +3,22 @@
 // Used by `pnpm pulsar:start|stop`, .ci/run, the fault tests and the benchmarks.
 // A second profile, 'secure', runs another standalone broker from the same distribution with
 // TLS and JWT token authentication on its own ports and data (see pulsar/secure.conf).
+// A third, 'cluster', runs a real multi-broker cluster from the same distribution: ZooKeeper,
+// one bookie and two brokers, each its own process on its own ports (see pulsar/cluster/).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeCluster, startCluster, stopCluster } from './pulsar-cluster.ts';
+import { BrokerError, PULSAR_VERSION, alive, logTail, pulsarDir as home, pulsarHome, repoRoot as root } from './pulsar-home.ts';
 
-export const PULSAR_VERSION = '4.0.8';
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const home = join(root, '.pulsar');
-const distDir = join(home, `apache-pulsar-${PULSAR_VERSION}`);
+export { BrokerError, PULSAR_VERSION, mavenRepository, pulsarHome } from './pulsar-home.ts';
+
 const logFile = join(home, 'broker.log');
 export const adminUrl = 'http://127.0.0.1:8080';
 export const serviceUrl = 'pulsar://127.0.0.1:6650';
-
-export class BrokerError extends Error {
-  readonly code = 'BROKER_START_FAILED';
-}
-
-function tarball(): string {
-  const m2 = process.env.MAVEN_REPO ?? join(homedir(), '.m2', 'repository');
-  return join(m2, 'org/apache/pulsar/pulsar-server-distribution', PULSAR_VERSION,
-    `pulsar-server-distribution-${PULSAR_VERSION}-bin.tar.gz`);
-}
-
-function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new BrokerError(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
-}
-
-export function pulsarHome(): string {
-  if (existsSync(join(distDir, 'bin', 'pulsar'))) return distDir;
-  mkdirSync(home, { recursive: true });
-  if (!existsSync(tarball())) {
-    console.log(`pulsar: resolving org.apache.pulsar:pulsar-server-distribution:${PULSAR_VERSION} from Maven Central`);
-    run('mvn', ['-q', '-B', 'dependency:get', '-Dtransitive=false',
-      `-Dartifact=org.apache.pulsar:pulsar-server-distribution:${PULSAR_VERSION}:tar.gz:bin`]);
-  }
-  run('tar', ['xzf', tarball(), '-C', home]);
-  return distDir;
-}
 
 async function healthy(): Promise<boolean> {
   try {
@@ -243,15 +217,6 @@ function profileSpec(profile: BrokerProfile): ProfileSpec {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Brokers of a profile started from this checkout, found by their command line (it names the
  * profile's config as the -c argument): a pid file alone goes stale when two starts race.
@@ -269,11 +234,6 @@ export function brokerPids(profile: BrokerProfile = 'dev'): number[] {
     }
   }
   return pids;
-}
-
-function logTail(file: string, lines = 40): string {
-  if (!existsSync(file)) return '(no broker log)';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
 
 /**
@@ -355,15 +315,28 @@ export async function stopBroker(opts: { graceMs?: number; quiet?: boolean; prof
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const cmd = process.argv[2];
   const profileArg = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length) ?? 'dev';
+  const json = process.argv.includes('--json');
   try {
-    if (profileArg !== 'dev' && profileArg !== 'secure') throw new BrokerError(`unknown profile ${profileArg}`);
-    const profile: BrokerProfile = profileArg;
-    if (cmd === 'start') await startBroker({ profile });
-    else if (cmd === 'stop') await stopBroker({ profile });
-    else if (cmd === 'home') console.log(pulsarHome());
-    else {
-      console.error('usage: node scripts/pulsar.ts start|stop|home [--profile=dev|secure]');
-      process.exit(2);
+    if (profileArg === 'cluster') {
+      if (cmd === 'start') {
+        const s = await startCluster();
+        console.log(json ? JSON.stringify(s) : describeCluster(s));
+      } else if (cmd === 'stop') {
+        console.log((await stopCluster()) ? 'pulsar (cluster): stopped' : 'pulsar (cluster): not running');
+      } else {
+        console.error('usage: node scripts/pulsar.ts start|stop --profile=cluster [--json]');
+        process.exit(2);
+      }
+    } else {
+      if (profileArg !== 'dev' && profileArg !== 'secure') throw new BrokerError(`unknown profile ${profileArg}`);
+      const profile: BrokerProfile = profileArg;
+      if (cmd === 'start') await startBroker({ profile });
+      else if (cmd === 'stop') await stopBroker({ profile });
+      else if (cmd === 'home') console.log(pulsarHome());
+      else {
+        console.error('usage: node scripts/pulsar.ts start|stop|home [--profile=dev|secure|cluster] [--json]');
+        process.exit(2);
+      }
     }
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));

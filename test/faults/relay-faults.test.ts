@@ -9,22 +9,11 @@ import { startBroker, stopBroker } from '../../scripts/pulsar.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { collect, createTestNamespace, serviceUrl, subscribeEarliest } from '../support/pulsar.ts';
 import { expectExactlyOnceInOrder } from '../support/ordering.ts';
-import { spawnRelay, type RelayProcess } from '../support/relay-process.ts';
-import { createPartners, unsentCount, updateConcurrently, type OnCommitted } from '../support/writes.ts';
+import { spawnRelay, waitUntilDrained, type RelayProcess } from '../support/relay-process.ts';
+import { createPartners, updateConcurrently, type OnCommitted } from '../support/writes.ts';
 import { commitWaker } from '../support/waker.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntilDrained(database: Database, relay: RelayProcess, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const unsent = await unsentCount(database);
-    if (unsent === 0) return;
-    if (relay.child.exitCode !== null) throw new Error(`relay exited with ${relay.child.exitCode}; output:\n${relay.output().slice(-4000)}`);
-    if (Date.now() > deadline) throw new Error(`${unsent} rows still unsent; relay output:\n${relay.output().slice(-4000)}`);
-    await sleep(250);
-  }
-}
 
 describe('relay under faults', () => {
   let tdb: TestDatabase;

@@ -1,7 +1,9 @@
 // `relevo relay` as a real child process, for the tests that kill it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Database } from '@relevo/db';
 import { adminUrl, serviceUrl } from '../../scripts/pulsar.ts';
+import { unsentCount } from './writes.ts';
 
 const cli = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
 
@@ -38,4 +40,16 @@ export function spawnRelay(env: Record<string, string>): RelayProcess {
   child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
+}
+
+/** Resolves once no row is unsent; fails with the relay's output if it exits or the time is up. */
+export async function waitUntilDrained(database: Database, relay: RelayProcess, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const unsent = await unsentCount(database);
+    if (unsent === 0) return;
+    if (relay.child.exitCode !== null) throw new Error(`relay exited with ${relay.child.exitCode}; output:\n${relay.output().slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`${unsent} rows still unsent; relay output:\n${relay.output().slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -2,8 +2,8 @@
 // with its severity and POSTed as JSON to ALERT_WEBHOOK_URL, retried with exponential
 // backoff. A delivered alert is recorded in the inbox (consumer "alerts", key
 // "<event id>:<rule>"), so a redelivered event does not alert twice. When the webhook stays
-// down past the retries, the event is nacked (and, after its redeliveries, dead-lettered to
-// eventos-partners-relevo-alerts-dlq), so no alert is silently lost.
+// down past the retries, the event fails and is tried again (and, after its retries,
+// dead-lettered to eventos-partners-relevo-alerts-dlq), so no alert is silently lost.
 //
 // The POST goes only to ALERT_WEBHOOK_URL (a redirect is a refusal, never followed: a 307 would
 // re-POST partner data to wherever it points), its response body is never read, and no database

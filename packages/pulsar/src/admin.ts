@@ -1,7 +1,10 @@
-// The few admin REST calls relevo needs.
+// The few admin REST calls relevo needs. The admin URL may name several brokers
+// (http://h1:8080,h2:8080): a call goes to them in turn until one answers (hosts.ts), and
+// follows the redirects a broker answers with for a topic another broker owns.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PulsarError, isPlaintextUrl } from './errors.ts';
+import { HostRing, parseAdminUrls } from './hosts.ts';
 import { fullTopicName } from './topic.ts';
 
 export interface AdminSchema {
@@ -36,6 +39,8 @@ export interface CursorState {
 
 export interface PulsarAdmin {
   createPartitionedTopic(topic: string, partitions: number): Promise<void>;
+  /** The topic's partition count: 0 when it is not partitioned (or does not exist yet). */
+  partitionCount(topic: string): Promise<number>;
   /** The namespace's deduplication policy if it has one, else the broker's brokerDeduplicationEnabled. */
   deduplicationStatus(namespace: string): Promise<boolean>;
   getSchema(topic: string): Promise<AdminSchema | undefined>;
@@ -98,36 +103,84 @@ interface AdminResponse {
   headers: Record<string, string | string[] | undefined>;
 }
 
-export function createAdmin(adminUrl: string, options: AdminOptions = {}): PulsarAdmin {
-  const base = adminUrl.replace(/\/+$/, '');
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  if (options.token && isPlaintextUrl(base) && !options.allowInsecureToken) {
-    throw new PulsarError('InsecureToken', `refusing to send the token to ${base} in clear text: use https://, or allow it explicitly (allowInsecureToken)`);
+/** Redirects followed per call: a broker sends a topic's calls to its owner, which answers them. */
+const MAX_REDIRECTS = 5;
+/** The broker's redirects keep the method and body (307/308); others are answers. */
+const REDIRECTS = new Set([307, 308]);
+
+/** Failures of one admin host that move the call on to the next: it is down, unreachable or silent. */
+const HOST_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+class AdminHostDown extends PulsarError {
+  constructor(message: string, cause: unknown) {
+    super('AdminError', message, { cause });
+    this.name = 'AdminHostDown';
   }
+}
+
+export function createAdmin(adminUrl: string, options: AdminOptions = {}): PulsarAdmin {
+  const bases = parseAdminUrls(adminUrl);
+  const hosts = new HostRing(bases);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  /** The token goes over TLS only, unless allowed (packages/pulsar/test/insecure-token.test.ts), redirects included. */
+  const refuseInsecure = (url: string) => {
+    if (options.token && isPlaintextUrl(url) && !options.allowInsecureToken) {
+      throw new PulsarError('InsecureToken', `refusing to send the token to ${url} in clear text: use https://, or allow it explicitly (allowInsecureToken)`);
+    }
+  };
+  for (const base of bases) refuseInsecure(base);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
 
   // node:http(s) rather than fetch: fetch cannot be given a CA without another dependency.
-  function call(method: string, path: string, body?: unknown): Promise<AdminResponse> {
-    const url = new URL(base + path);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<AdminResponse>((resolve, reject) => {
-      // node:http(s) follows no redirects, so the token never goes to a host the URL did not name.
-      const req = send(url, { method, headers, timeout: timeoutMs, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
+  function send(url: URL, method: string, body: string | undefined): Promise<AdminResponse & { location?: string }> {
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, headers, timeout: timeoutMs, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           const body = Buffer.concat(chunks);
-          resolve({ status, ok: status >= 200 && status < 300, text: body.toString('utf8'), body, headers: res.headers });
+          resolve({
+            status, ok: status >= 200 && status < 300, text: body.toString('utf8'), body, headers: res.headers,
+            ...(res.headers.location ? { location: res.headers.location } : {}),
+          });
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
-    }).catch((e: unknown) => {
-      throw new PulsarError('AdminError', `${method} ${path}: ${(e as Error).message}`, { cause: e });
+      req.end(body);
+    });
+  }
+
+  /** One call on one admin host, following its redirects (the topic's owner may be another broker). */
+  async function callOn(base: string, method: string, path: string, body: string | undefined): Promise<AdminResponse> {
+    let url = new URL(base + path);
+    for (let i = 0; ; i++) {
+      let res: AdminResponse & { location?: string };
+      try {
+        res = await send(url, method, body);
+      } catch (e) {
+        const message = `${method} ${url.href}: ${(e as Error).message}`;
+        // Only the first host's own failure moves the call on; a redirect's target is the owner's.
+        if (i === 0 && HOST_DOWN.has((e as NodeJS.ErrnoException).code ?? '')) throw new AdminHostDown(message, e);
+        throw new PulsarError('AdminError', message, { cause: e });
+      }
+      // A broker that is starting or stopping answers 503: another may not be.
+      if (i === 0 && res.status === 503) throw new AdminHostDown(`${method} ${url.href}: HTTP 503 ${res.text}`.trim(), undefined);
+      if (!REDIRECTS.has(res.status) || !res.location) return res;
+      if (i >= MAX_REDIRECTS) throw new PulsarError('AdminError', `${method} ${path}: more than ${MAX_REDIRECTS} redirects`);
+      url = new URL(res.location, url);
+      refuseInsecure(url.href);
+    }
+  }
+
+  function call(method: string, path: string, body?: unknown): Promise<AdminResponse> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return hosts.attempt((base) => callOn(base, method, path, text), (e) => e instanceof AdminHostDown).catch((e: unknown) => {
+      throw e instanceof AdminHostDown ? new PulsarError('AdminError', `no admin host answered (${adminUrl}): ${e.message}`, { cause: e }) : e;
     });
   }
 
@@ -140,6 +193,14 @@ export function createAdmin(adminUrl: string, options: AdminOptions = {}): Pulsa
       const { domain, rest } = topicPath(topic);
       const res = await call('PUT', `/admin/v2/${domain}/${rest}/partitions`, partitions);
       if (!res.ok) fail(res, `create partitioned topic ${topic}`);
+    },
+
+    async partitionCount(topic) {
+      const { domain, rest } = topicPath(topic);
+      const res = await call('GET', `/admin/v2/${domain}/${rest}/partitions`);
+      if (res.status === 404) return 0;
+      if (!res.ok) fail(res, `partitions of ${topic}`);
+      return (JSON.parse(res.text) as { partitions?: number }).partitions ?? 0;
     },
 
     async deduplicationStatus(namespace) {

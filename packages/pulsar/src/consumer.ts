@@ -66,6 +66,8 @@ export class ConsumerImpl implements ConsumerHandler {
   private readonly trackers = new Map<string, BatchTracker>();
   private readonly ackWaiters = new Map<number, { waiters: AckWaiter[]; timer: NodeJS.Timeout }>();
   private readonly nacks = new Map<string, { ledgerId: bigint; entryId: bigint; due: number }>();
+  /** Malformed entries whose metadata claimed more messages than they hold (see handleMessage). */
+  private readonly lyingBatches = new Set<string>();
   private state: State = 'connecting';
   private cnx: Connection | undefined;
   private epoch = 0;
@@ -189,7 +191,10 @@ export class ConsumerImpl implements ConsumerHandler {
       // A poison message: the broker would deliver it again on every connection, so it is handed to
       // the application whole (batch index -1: one ack settles the entry) to dead-letter or drop.
       // Its receipt returns one permit; the rest of what its metadata claimed go back now.
-      if (claimed > 1) this.consumed(claimed - 1);
+      if (claimed > 1) {
+        this.consumed(claimed - 1);
+        if (this.cfg.subType === SubType.Key_Shared) this.lyingBatches.add(`${ledgerId}:${entryId}`);
+      }
       this.ctx.logger.warn({ topic: this.cfg.topic, messageId: `${ledgerId}:${entryId}`, reason: entry.invalid },
         'pulsar: a message cannot be read; delivered as malformed');
       const meta = entry.meta ?? { producerName: '', sequenceId: 0n, publishTime: 0, properties: {}, compression: 0, nullValue: false };
@@ -264,6 +269,18 @@ export class ConsumerImpl implements ConsumerHandler {
       }
     }
     this.nacks.delete(entryKey(id));
+    if (this.lyingBatches.delete(entryKey(id))) {
+      // A Key_Shared subscription dispatches nothing more to a consumer that was sent an entry
+      // claiming 2³¹ messages, acknowledged or not; a new subscription of this consumer starts
+      // it afresh (test/consumers/hostile-protocol.test.ts: "dead-letters a lying batch"). Acks
+      // of other messages meanwhile fail: those come again, and their handlers see duplicates.
+      const acked = this.queueAck(id);
+      return acked.then(() => this.resubscribe('a malformed batch was acknowledged'));
+    }
+    return this.queueAck(id);
+  }
+
+  private queueAck(id: MessageId): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queuedAcks.push({ id: { ledgerId: id.ledgerId, entryId: id.entryId, partition: -1, batchIndex: -1 }, resolve, reject });
       if (!this.ackFlushScheduled) {
@@ -271,6 +288,22 @@ export class ConsumerImpl implements ConsumerHandler {
         setImmediate(() => this.flushAcks());
       }
     });
+  }
+
+  /**
+   * Closes this consumer on the broker and subscribes it again on its connection: its local
+   * backlog is dropped (the broker delivers it again), as after a disconnect.
+   */
+  private async resubscribe(reason: string): Promise<void> {
+    const cnx = this.cnx;
+    if (!cnx || this.state !== 'ready') return;
+    this.state = 'connecting';
+    this.cnx = undefined;
+    this.queue.removeWhere((d) => d.owner === this);
+    await cnx.request((requestId) => simpleFrame((w) => encodeCloseConsumer(w, requestId, this.id))).catch(() => undefined);
+    if (cnx.consumers.get(this.id) === this) cnx.consumers.delete(this.id);
+    this.ctx.logger.info({ topic: this.cfg.topic, subscription: this.cfg.subscription, reason }, 'pulsar: consumer subscribing again');
+    void this.reconnect();
   }
 
   /** Acks queued in the same turn of the event loop travel in one ACK command. */

@@ -1,6 +1,7 @@
 // A partitioned topic is one ProducerImpl per partition (topic-partition-N), all under one producer
 // name so broker deduplication tracks each partition's sequence ids for that name.
 import type { ClientContext } from './context.ts';
+import { PulsarError } from './errors.ts';
 import { ProducerImpl, type ProducerConfig } from './producer.ts';
 import { PartitionRouter, partitionForKey } from './routing.ts';
 import { partitionTopic } from './topic.ts';
@@ -40,10 +41,15 @@ export class PartitionedProducer implements Producer {
     return this.parts.reduce((max, p) => (p.lastSequenceId > max ? p.lastSequenceId : max), -1n);
   }
 
-  /** A keyed message's partition; an unkeyed one may go to any, so the highest of all. */
-  lastSequenceIdFor(partitionKey?: string): bigint {
-    if (partitionKey === undefined || partitionKey === '') return this.lastSequenceId;
-    return this.parts[partitionForKey(partitionKey, this.parts.length)]!.lastSequenceId;
+  /** Where send() puts a message with this key (the router hashes keys the same way). */
+  partitionFor(key: string): number {
+    return partitionForKey(key, this.parts.length);
+  }
+
+  lastSequenceIdOf(partition: number): bigint {
+    const part = this.parts[partition];
+    if (!part) throw new PulsarError('InvalidArgument', `${this.topic} has ${this.parts.length} partitions, not a partition ${partition}`);
+    return part.lastSequenceId;
   }
 
   get schemaVersion(): Uint8Array | undefined {

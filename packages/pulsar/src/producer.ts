@@ -154,13 +154,21 @@ export class ProducerImpl implements Producer, ProducerHandler {
     for (const entry of this.pending) cnx.write(entry.frame);
   }
 
-  lastSequenceIdFor(): bigint {
-    return this.lastSequenceId;
-  }
-
   /** State can change across awaits; a method call keeps TypeScript from narrowing it away. */
   private isClosing(): boolean {
     return this.state === 'closing' || this.state === 'closed';
+  }
+
+  /** Its own partition (one of a PartitionedProducer's), or -1 on a topic that is not partitioned. */
+  partitionFor(): number {
+    return this.cfg.partition;
+  }
+
+  lastSequenceIdOf(partition: number): bigint {
+    if (partition !== this.cfg.partition) {
+      throw new PulsarError('InvalidArgument', `${this.topic} has no partition ${partition} (this producer's is ${this.cfg.partition})`);
+    }
+    return this.lastSequenceId;
   }
 
   handleDisconnect(err: PulsarError): void {

@@ -13,7 +13,10 @@ export function partitionForKey(key: string, numPartitions: number): number {
   return (javaStringHash(key) & 0x7fffffff) % numPartitions;
 }
 
-/** Keyed messages hash to a fixed partition; unkeyed ones rotate from a random start, per message. */
+/**
+ * Keyed messages hash to a fixed partition (an empty key too: the Java client sends it as a
+ * key and hashes it to 0); unkeyed ones rotate from a random start, per message.
+ */
 export class PartitionRouter {
   private readonly n: number;
   private next: number;
@@ -24,7 +27,7 @@ export class PartitionRouter {
   }
 
   choose(key: string | undefined): number {
-    if (key !== undefined && key !== '') return partitionForKey(key, this.n);
+    if (key !== undefined) return partitionForKey(key, this.n);
     const p = this.next;
     this.next = (this.next + 1) % this.n;
     return p;

@@ -22,12 +22,16 @@ export interface BrokerAddress {
 }
 
 export function parseBrokerUrl(url: string): BrokerAddress {
-  const m = /^(pulsar|pulsar\+ssl):\/\/\[?([^\]/]+?)\]?(?::(\d+))?\/?$/.exec(url.trim());
-  if (!m) throw new PulsarError('InvalidArgument', `not a pulsar:// or pulsar+ssl:// URL: ${url}`);
+  // A host name or IPv4 address, or an IPv6 address in brackets; then an optional port.
+  const m = /^(pulsar|pulsar\+ssl):\/\/(?:\[([0-9a-fA-F:.]+)\]|([^:/[\]\s,]+))(?::(\d{1,5}))?\/?$/.exec(url.trim());
+  const port = m?.[4] ? Number(m[4]) : undefined;
+  if (!m || (port !== undefined && (port < 1 || port > 65535))) {
+    throw new PulsarError('InvalidArgument', `not a pulsar:// or pulsar+ssl:// URL: ${url}`);
+  }
   const tls = m[1] === 'pulsar+ssl';
-  const host = m[2]!;
-  const port = m[3] ? Number(m[3]) : tls ? 6651 : 6650;
-  return { url: `${m[1]}://${host.includes(':') ? `[${host}]` : host}:${port}`, host, port, tls };
+  const host = m[2] ?? m[3]!;
+  const p = port ?? (tls ? 6651 : 6650);
+  return { url: `${m[1]}://${m[2] ? `[${host}]` : host}:${p}`, host, port: p, tls };
 }
 
 /** A service URL may list several hosts: pulsar://a:6650,b:6650. */

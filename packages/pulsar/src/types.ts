@@ -35,15 +35,24 @@ export interface Producer {
   readonly producerName: string;
   /**
    * The highest sequence id the broker is known to have from this producer name (-1n if
-   * none): from the latest PRODUCER_SUCCESS, raised by each receipt since.
+   * none): from the latest PRODUCER_SUCCESS, raised by each receipt since. On a partitioned
+   * topic, the highest of its partitions' (lastSequenceIdOf says each one's).
    */
   readonly lastSequenceId: bigint;
   /**
-   * What the broker holds for this producer name where a message with this key goes: on a
-   * partitioned topic each partition deduplicates alone, so this is that partition's highest
-   * sequence id (-1n if none), not lastSequenceId. Undefined when the client cannot tell.
+   * The partition a message with this partitionKey is sent to: Java's String.hashCode of the
+   * key, sign bit cleared, modulo the partition count, as the Java client's default router
+   * (`HashingScheme.JavaStringHash`) does, so producers of either client agree. -1 when the
+   * topic is not partitioned.
    */
-  lastSequenceIdFor(partitionKey?: string): bigint | undefined;
+  partitionFor(key: string): number;
+  /**
+   * lastSequenceId of one partition (what the broker holds from this producer name there), or
+   * of the topic itself with -1 when it is not partitioned. Deduplication is per partition:
+   * a sequence id at or below this is dropped on that partition, whatever the others hold.
+   * Undefined when the client cannot tell (the native adapter).
+   */
+  lastSequenceIdOf(partition: number): bigint | undefined;
   readonly schemaVersion: Uint8Array | undefined;
   /** The largest payload the broker takes (messageTooBig tells before a send is tried). */
   readonly maxMessageSize: number;

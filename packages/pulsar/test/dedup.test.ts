@@ -1,7 +1,7 @@
 // Broker deduplication keyed by producer name + sequence id, and exclusive producer names.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PulsarError, type PulsarClient } from '../src/index.ts';
-import { newClient, nothingMore, receiveN, text, uniqueTopic } from './helpers.ts';
+import { admin, newClient, nothingMore, receiveN, text, uniqueTopic } from './helpers.ts';
 
 let client: PulsarClient;
 
@@ -56,6 +56,46 @@ describe('deduplication', () => {
     expect(second.lastSequenceId).toBe(1n);
     expect((await second.send({ payload: Buffer.from('c') })).sequenceId).toBe(2n);
     await second.close();
+  });
+
+  it('keeps each partition\'s sequence floor apart on a partitioned topic, and routes keys where partitionFor says', async () => {
+    const topic = uniqueTopic('pdedup');
+    await admin.createPartitionedTopic(topic, 4);
+    const producerName = `relay-${topic.slice(-8)}`;
+    // One sequence across the partitions, as the relay's shard sequence is: each partition sees a part of it.
+    const keys = Array.from({ length: 12 }, (_, i) => `partner-${i}`);
+    const first = await client.createProducer({ topic, producerName, batching: { maxMessages: 8, maxDelayMs: 5 } });
+    expect([0, 1, 2, 3].map((p) => first.lastSequenceIdOf(p))).toEqual([-1n, -1n, -1n, -1n]);
+    const sent = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      first.send({ payload: Buffer.from(`m${i}`), partitionKey: keys[i % keys.length]!, sequenceId: BigInt(i) })));
+    const highest = [-1n, -1n, -1n, -1n];
+    sent.forEach((r, i) => {
+      const p = first.partitionFor(keys[i % keys.length]!);
+      expect(r.messageId.partition).toBe(p);
+      if (r.sequenceId > highest[p]!) highest[p] = r.sequenceId;
+    });
+    expect(new Set(highest).size).toBeGreaterThan(1);
+    await first.close();
+
+    const second = await client.createProducer({ topic, producerName, batching: false });
+    expect([0, 1, 2, 3].map((p) => second.lastSequenceIdOf(p))).toEqual(highest);
+    expect(second.lastSequenceId).toBe(59n);
+    expect(() => second.lastSequenceIdOf(4)).toThrow(PulsarError);
+    // On the partition with the lowest floor, a sequence id above its floor (but below another
+    // partition's) is stored; one at its floor is dropped.
+    const low = highest.indexOf(highest.reduce((a, b) => (b < a ? b : a)));
+    const key = keys.find((k) => second.partitionFor(k) === low)!;
+    const again = await second.send({ payload: Buffer.from('again'), partitionKey: key, sequenceId: highest[low]! });
+    expect(again.messageId.ledgerId).toBe(-1n);
+    const above = await second.send({ payload: Buffer.from('above'), partitionKey: key, sequenceId: highest[low]! + 1n });
+    expect(above.messageId.ledgerId).not.toBe(-1n);
+    await second.close();
+
+    const consumer = await client.subscribe({ topic, subscription: 's', initialPosition: 'earliest' });
+    const got = (await receiveN(consumer, 61)).map(text);
+    expect(got.filter((t) => t === 'again' || t === 'above')).toEqual(['above']);
+    expect(await nothingMore(consumer)).toBe('Timeout');
+    await consumer.close();
   });
 });
 

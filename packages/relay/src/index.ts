@@ -8,5 +8,7 @@ export * from './metrics.ts';
 export * from './producers.ts';
 export * from './retention.ts';
 export * from './shard-lease.ts';
+export * from './topics.ts';
 export * from './worker.ts';
 export { runRelayProcess } from './main.ts';
+

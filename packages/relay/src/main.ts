@@ -3,11 +3,12 @@ import { hostname } from 'node:os';
 import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createAdmin, createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startOpsServer, startTracing } from '@relevo/runtime';
-import { loadRelayConfig } from './config.ts';
+import { loadRelayConfig, wantedPartitions } from './config.ts';
+import { followLayout } from './layout-follower.ts';
 import { createRelayMetrics } from './metrics.ts';
 import { ProducerPool } from './producers.ts';
 import { scheduleRetention } from './retention.ts';
-import { followLayout } from './layout-follower.ts';
+import { ensurePartitions } from './topics.ts';
 import { startRelayWorker } from './worker.ts';
 
 /** `relevo relay`: runs until SIGTERM, then finishes its batches, flushes and closes. */
@@ -15,10 +16,17 @@ export async function runRelayProcess(): Promise<number> {
   const config = loadRelayConfig();
   const log = createLogger('relay', config.LOG_LEVEL);
   surviveDroppedTypeFetches(log);
-  const tracing = await startTracing('relevo-relay', log);
-  const sql = connectSql(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
   // One CA for both the binary protocol and the admin REST calls.
   const ca = config.PULSAR_TLS_CA_FILE ? readFileSync(config.PULSAR_TLS_CA_FILE) : undefined;
+  const admin = createAdmin(config.PULSAR_ADMIN_URL, {
+    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}), ...(ca ? { ca } : {}),
+  });
+  // Before any producer, and before anything that would keep the process alive: a producer
+  // would have the broker create a missing topic unpartitioned, and a failure here stops the
+  // relay (it must not publish to a topic partitioned otherwise than asked).
+  await ensurePartitions(admin, config.PULSAR_NAMESPACE, wantedPartitions(config), log);
+  const tracing = await startTracing('relevo-relay', log);
+  const sql = connectSql(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
   const client = createClient({
     serviceUrl: config.BROKER_URL,
     ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}),
@@ -27,10 +35,7 @@ export async function runRelayProcess(): Promise<number> {
   });
   const metrics = createRelayMetrics(sql, config.RELAY_SHARDS);
 
-  const dedup = await createAdmin(config.PULSAR_ADMIN_URL, {
-    ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}), ...(ca ? { ca } : {}),
-  })
-    .deduplicationStatus(config.PULSAR_NAMESPACE)
+  const dedup = await admin.deduplicationStatus(config.PULSAR_NAMESPACE)
     .catch((err: unknown) => {
       log.warn({ err, namespace: config.PULSAR_NAMESPACE }, 'could not ask the broker whether deduplication is on');
       return undefined;

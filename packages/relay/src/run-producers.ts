@@ -56,7 +56,8 @@ export class RunProducers {
    */
   floorOf(row: { topic: string; aggregate_id: string }): bigint | undefined {
     const p = this.byTopic.get(row.topic);
-    return p && 'producer' in p ? p.producer.lastSequenceIdFor(row.aggregate_id) : undefined;
+    if (!p || !('producer' in p)) return undefined;
+    return p.producer.lastSequenceIdOf(p.producer.partitionFor(row.aggregate_id));
   }
 
   /** The highest sequence id the broker holds for any of the run's producers, -1n if none. */

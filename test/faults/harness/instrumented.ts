@@ -99,7 +99,8 @@ function instrumentProducer(producer: Producer, plan: FaultPlan, life: RelayLife
     get topic() { return producer.topic; },
     get producerName() { return producer.producerName; },
     get lastSequenceId() { return producer.lastSequenceId; },
-    lastSequenceIdFor: (key?: string) => producer.lastSequenceIdFor(key),
+    partitionFor: (key: string) => producer.partitionFor(key),
+    lastSequenceIdOf: (partition: number) => producer.lastSequenceIdOf(partition),
     get schemaVersion() { return producer.schemaVersion; },
     get maxMessageSize() { return producer.maxMessageSize; },
     send(msg: OutgoingMessage): Promise<SendReceipt> {

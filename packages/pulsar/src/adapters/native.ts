@@ -72,9 +72,12 @@ function nativeProducer(p: NativeProducer): Producer {
   return {
     topic: p.getTopic(),
     producerName: p.getProducerName(),
-    // The native binding does not expose the broker's last sequence id nor the schema version.
+    // The native binding does not expose the broker's last sequence id nor the schema version,
+    // nor which partition a key goes to (its router's hashing is its own configuration).
     lastSequenceId: -1n,
-    lastSequenceIdFor: () => undefined,
+    partitionFor: () => -1,
+    // Nor what the broker holds per producer name: the relay keeps such rows in hand.
+    lastSequenceIdOf: () => undefined,
     schemaVersion: undefined,
     // Nor the broker's limit: its default.
     maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
