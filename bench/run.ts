@@ -112,7 +112,7 @@ if (want('cluster')) {
 results.finished_at = new Date().toISOString();
 results.total_seconds = Math.round((performance.now() - began) / 1000);
 
-// Targets of issue 7, judged on this run.
+// The targets, judged on this run.
 const lat1000 = latency?.steps.find((s) => s.offered_per_s === 1_000);
 const check = (v: unknown, ok: (x: number) => boolean) => (typeof v === 'number' && Number.isFinite(v) ? ok(v) : null);
 results.targets = {

@@ -1,4 +1,4 @@
-// `pnpm demo`: the seed's test_events script made real. Starts what is not running (broker,
+// `pnpm demo`: the event contract's test_events script, against the real processes. Starts what is not running (broker,
 // database, api, relay), drives the six business operations through the HTTP API and prints
 // each event as it arrives on Pulsar, decoded, with its commit → broker latency. Then stops
 // what it started.

@@ -1,5 +1,5 @@
 // The whole path: HTTP API → one transaction → outbox → relay (woken after commit) →
-// Pulsar → a consumer decoding the seed's envelope, for all six event types.
+// Pulsar → a consumer decoding the event contract's envelope, for all six event types.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, parseApiTokens } from '@relevo/api';
 import { connectDatabase, createCommitAnnouncer, type Database } from '@relevo/db';
@@ -61,7 +61,7 @@ describe('end to end', () => {
     return json;
   };
 
-  it('delivers all six event types to their topics in the seed envelope, field for field', async () => {
+  it('delivers all six event types to their topics in the envelope of the event contract, field for field', async () => {
     const partner = await call('POST', '/v1/partners', { nombre: 'Acme Corp', email: 'contact@acme.com' });
     const id = partner.id as string;
     await call('PATCH', `/v1/partners/${id}`, { nombre: 'Acme S.A.', estado: 'SUSPENDIDO' });

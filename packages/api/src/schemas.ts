@@ -1,4 +1,4 @@
-// Request and response shapes (zod, with OpenAPI metadata). Field names follow the seed's
+// Request and response shapes (zod, with OpenAPI metadata). Field names follow the service's event contract's
 // event data: nombre, email, estado, estado_kyc, tipo, motivo. Request objects are strict:
 // an unknown field is a 400, never silently dropped.
 import { z } from '@hono/zod-openapi';

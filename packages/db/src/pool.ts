@@ -14,9 +14,9 @@ export function connectSql(url: string, opts: ConnectOptions = {}): postgres.Sql
   return postgres(url, {
     max: opts.max ?? DEFAULT_POOL_MAX,
     // No JIT: relevo's statements are short, and Postgres compiles a plan whose estimate
-    // crosses jit_above_cost even when the part that costs is never run. The relay's
-    // reclaim of rows in hand (gated off on a settled shard) compiled for ~120 ms on every
-    // execution against a backlog of a million rows, at the start of every drain run.
+    // crosses jit_above_cost even when the part that costs is never run, such as the relay's
+    // look for rows in hand, gated off on a settled shard (test/outbox-storage.test.ts: "runs
+    // relevo's statements uncompiled").
     connection: { application_name: opts.applicationName ?? 'relevo', jit: 'off' },
     onnotice: opts.onnotice ?? (() => {}),
     // bigint columns (outbox ids, sequences) come back as JS bigint, never a lossy number.

@@ -1,8 +1,8 @@
 // Shards are contiguous ranges of a 31-bit hash of the partner id, not `hash % N`: a range
 // predicate on a plain column is something the planner estimates from its statistics, so
-// a claim walks the unsent index in id order and stops after one batch. (`hash % N = k` is
-// an expression it guesses at 0.5 % selectivity, and it then chose to scan the whole
-// backlog: 66 ms per claim on a 100,000-row backlog, measured.)
+// a claim walks the unsent index in id order and stops after one batch. `hash % N = k` is an
+// expression the planner can only guess at, and it then scans the whole backlog
+// (docs/benchmarks.md).
 
 /** Exclusive upper bound of shard keys. */
 export const SHARD_KEY_SPACE = 2 ** 31;

@@ -1,6 +1,6 @@
 import type { EstadoKyc, EstadoPartner, ResultadoKyc } from './partner.ts';
 
-// The seed's six domain events. Each carries the partner aggregate's version after the
+// The six domain events of the service's event contract. Each carries the partner aggregate's version after the
 // change, so consumers can order and de-duplicate per partner.
 export interface PartnerCreado {
   type: 'PartnerCreado';

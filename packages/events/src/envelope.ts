@@ -4,7 +4,7 @@ export const SPEC_VERSION = 'v1';
 export const DATA_CONTENT_TYPE = 'AVRO';
 export const SERVICE_NAME = 'gestion-de-integraciones';
 
-/** The seed's CloudEvents-style integration event, as stored in the outbox (JSON) and encoded to Avro. */
+/** The event contract's CloudEvents-style integration event, as stored in the outbox (JSON) and encoded to Avro. */
 export interface IntegrationEvent<T extends EventType = EventType> {
   id: string;
   /** Milliseconds since the epoch (Avro timestamp-millis). */
@@ -16,7 +16,7 @@ export interface IntegrationEvent<T extends EventType = EventType> {
   data: Omit<Extract<DomainEvent, { type: T }>, 'type'>;
 }
 
-/** Maps a domain event to its integration event (domain → integration, as the seed's mapeadores). */
+/** Maps a domain event to its integration event (domain → integration, as the event contract's mapeadores). */
 export function toIntegrationEvent(event: DomainEvent, id: string, occurredAt: Date): IntegrationEvent {
   const { type, ...data } = event;
   return {

@@ -1,6 +1,6 @@
 import type { EventType } from '@relevo/domain';
 
-/** The seed's topics: our own events, what compliance needs, and the external one we consume. */
+/** The event contract's topics: our own events, what compliance needs, and the external one we consume. */
 export const TOPICS = {
   partners: 'eventos-partners',
   compliance: 'administracion-financiera-compliance',

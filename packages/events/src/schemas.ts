@@ -1,4 +1,4 @@
-// Loads the versioned Avro files and builds one writer schema per topic: the seed's
+// Loads the versioned Avro files and builds one writer schema per topic: the event contract's
 // envelope whose `data` is the union of the data records routed to that topic. One schema
 // per topic is what Pulsar's registry holds, so AUTO_CONSUME readers decode every type.
 import { readFileSync } from 'node:fs';

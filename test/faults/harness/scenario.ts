@@ -20,7 +20,7 @@ export interface ScenarioPartner {
   role: 'plain' | 'kyc' | 'unencodable' | 'too-big' | 'parked';
 }
 
-/** Partner ids from the seed: three on each shard, so partners share a shard's producer and sequence. */
+/** Partner ids from the schedule's seed: three on each shard, so partners share a shard's producer and sequence. */
 function partnerIds(seed: number): string[] {
   const random = prng(seed ^ 0x5eed);
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');

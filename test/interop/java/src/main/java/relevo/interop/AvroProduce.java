@@ -23,7 +23,7 @@ import org.apache.pulsar.client.api.schema.SchemaDefinition;
  * one JSON line: {"key","eventTime","properties","messageId","value":{…}}.
  */
 public final class AvroProduce {
-  /** The envelope of the seed (id, time, specversion, type, datacontenttype, service_name, data). */
+  /** The envelope of the event contract (id, time, specversion, type, datacontenttype, service_name, data). */
   static final String SCHEMA_JSON = """
       {
         "type": "record",
