@@ -18,7 +18,7 @@ import { FAULT_STEPS, FaultPlan, describeFault, randomSchedule, singleFaults, ty
 import { HarnessRelay, driveUntilQuiet } from './harness/relay-driver.ts';
 import { SCENARIO_SHARDS, poisonRows, writeScenario } from './harness/scenario.ts';
 
-const SCHEDULES = Number(process.env.RELEVO_FAULT_SCHEDULES ?? 120);
+const SCHEDULES = Number(process.env.RELEVO_FAULT_SCHEDULES ?? 100);
 const BASE_SEED = Number(process.env.RELEVO_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const SEEDS = process.env.RELEVO_FAULT_SEEDS?.split(',').map(Number)
   ?? Array.from({ length: SCHEDULES }, (_, i) => BASE_SEED + i);
