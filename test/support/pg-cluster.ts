@@ -127,7 +127,11 @@ export async function createPgPair(options: PgPairOptions = {}): Promise<PgPair>
 
   const urlOf = (port: number, database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   const drop = async () => {
-    for (const name of created) await sh('pg_dropcluster', ['--stop', version, name]).catch(() => undefined);
+    for (const name of created) {
+      await sh('pg_dropcluster', ['--stop', version, name]).catch(() => undefined);
+      // pg_dropcluster leaves a configuration directory holding a file it did not write.
+      rmSync(confDir(name), { recursive: true, force: true });
+    }
     rmSync(dir, { recursive: true, force: true });
   };
 
