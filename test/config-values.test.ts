@@ -55,10 +55,20 @@ const cases: Case[] = [
     line: 'config: DATABASE_URL="mysql://relevo:***@db/relevo" is invalid: expected a postgres:// or postgresql:// URL' },
   { name: 'DATABASE_URL as a JDBC URL with password=', loader: 'consumers', env: () => ({ DATABASE_URL: `jdbc:postgresql://db/relevo?user=relevo&password=${SECRET}` }),
     line: 'config: DATABASE_URL="jdbc:postgresql://db/relevo?user=***&password=***" is invalid: expected a postgres:// or postgresql:// URL' },
+  // A primary and its standbys: the primary must be asked for, the way this driver checks it
+  { name: 'DATABASE_URL naming two hosts without target_session_attrs', loader: 'relay',
+    env: () => ({ DATABASE_URL: `postgres://relevo:${SECRET}@db1:5432,db2:5432/relevo` }),
+    line: 'config: DATABASE_URL="postgres://relevo:***@db1:5432,db2:5432/relevo" is invalid: it names several hosts: add target_session_attrs=primary, or a connection may go to a standby' },
+  { name: 'DATABASE_URL with target_session_attrs=read-write', loader: 'api',
+    env: () => ({ ...API_BASE, DATABASE_URL: `postgres://relevo:${SECRET}@db1:5432,db2:5432/relevo?target_session_attrs=read-write` }),
+    line: 'config: DATABASE_URL="postgres://relevo:***@db1:5432,db2:5432/relevo?target_session_attrs=***" is invalid: target_session_attrs=read-write lets this driver connect to a standby (it reads only default_transaction_read_only, off on a PostgreSQL 14+ standby): use target_session_attrs=primary' },
+  { name: 'DATABASE_URL with target_session_attrs=standby', loader: 'consumers',
+    env: () => ({ DATABASE_URL: 'postgres://relevo@db2:5432/relevo?target_session_attrs=standby' }),
+    line: 'config: DATABASE_URL="postgres://relevo@db2:5432/relevo?target_session_attrs=***" is invalid: target_session_attrs must be primary: every relevo process writes' },
   { name: "PULSAR_ADMIN_URL with a mistyped scheme", loader: 'relay', env: () => ({ ...DB_BASE, PULSAR_ADMIN_URL: `http//admin:${SECRET}@pulsar:8080` }),
     line: /^config: PULSAR_ADMIN_URL="http\/\/admin:\*\*\*@pulsar:8080" is invalid: / },
   { name: 'BROKER_URL with http credentials', loader: 'relay', env: () => ({ ...DB_BASE, BROKER_URL: `http://relay:${SECRET}@pulsar:6650` }),
-    line: 'config: BROKER_URL="http://relay:***@pulsar:6650" is invalid: expected pulsar:// or pulsar+ssl://' },
+    line: 'config: BROKER_URL="http://relay:***@pulsar:6650" is invalid: expected pulsar://host:port or pulsar+ssl://host:port, or several hosts: pulsar://h1:6650,h2:6650' },
   { name: 'ALERT_WEBHOOK_URL on ftp with credentials', loader: 'consumers', env: () => ({ ...DB_BASE, ALERT_WEBHOOK_URL: `ftp://alerts:${SECRET}@hooks.example.com/x` }),
     line: 'config: ALERT_WEBHOOK_URL="ftp://alerts:***@hooks.example.com/x" is invalid: expected an http:// or https:// URL' },
   { name: 'ALERT_WEBHOOK_URL without a scheme, token in its query', loader: 'consumers',
@@ -118,6 +128,15 @@ describe('bad configuration values, through the loaders', () => {
     else expect(lines[0]).toMatch(c.line);
     expect(lines[0]).not.toContain(SECRET.slice(0, 10));
     expect(lines[0]).not.toContain(GOOD_TOKENS.split(':')[2]);
+  });
+});
+
+describe('a DATABASE_URL naming a primary and its standbys', () => {
+  it('is read by every process when it asks for the primary', () => {
+    const DATABASE_URL = 'postgres://relevo@db1:5432,db2:5432/relevo?target_session_attrs=primary';
+    expect(loadRelayConfig({ DATABASE_URL }).DATABASE_URL).toBe(DATABASE_URL);
+    expect(loadConsumersConfig({ DATABASE_URL }).DATABASE_URL).toBe(DATABASE_URL);
+    expect(parseEnv(ApiEnv, { ...API_BASE, DATABASE_URL }).DATABASE_URL).toBe(DATABASE_URL);
   });
 });
 

@@ -2,13 +2,13 @@
 // when that query fails, Node exits on the unhandled rejection. A relay whose database
 // connections were terminated died this way. Reproduced deterministically with a role
 // that may not read pg_type: without surviveDroppedTypeFetches the process exits 1.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDroppedTypeFetch } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { runNodeScript, type ScriptRun } from './support/node-script.ts';
 
 const POOL = fileURLToPath(new URL('../packages/db/src/pool.ts', import.meta.url));
 const SCRIPT = `
@@ -20,17 +20,8 @@ await new Promise((resolve) => setTimeout(resolve, 300));
 await sql.end({ timeout: 1 });
 `;
 
-function run(url: string, guarded: boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], {
-      env: { ...process.env, URL: url, ...(guarded ? { GUARDED: '1' } : {}) },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(url: string, guarded: boolean): Promise<ScriptRun> {
+  return runNodeScript(SCRIPT, { URL: url, ...(guarded ? { GUARDED: '1' } : {}) });
 }
 
 describe('a failed type fetch on a new database connection', () => {

@@ -207,9 +207,11 @@ describe.skipIf(skipReason !== undefined)('interop with the official Java client
       // The originals, as the relay publishes them: its producer, the rows' sequence ids.
       const [partner] = await createPartners(database, 1);
       await updatePartner(database, partner!, 'Acme — replayed');
+      // Claimed by shard 0, each under its id as sequence.
       const rows = await database.sql<Parameters<typeof toOutgoingMessage>[0][]>`
-        select id, event_id, aggregate_id, aggregate_version, event_type, topic, payload, schema_fingerprint, headers, occurred_at,
-               attempts, id as publish_sequence from outbox order by id`;
+        update outbox set publish_sequence = id, publish_shard = 0 returning id, event_id, aggregate_id, aggregate_version, event_type,
+               topic, payload, schema_fingerprint, headers, occurred_at, attempts, publish_sequence`;
+      rows.sort((x, y) => (x.id < y.id ? -1 : 1));
       const producer = await pool.producer(TOPICS.partners, 0);
       const receipts = await Promise.all(rows.map((row) => producer.send(toOutgoingMessage(row))));
       await runQuery(database.sql, markSent({ rows: rows.map((row, i) => ({ id: row.id, sequence: row.publish_sequence, messageId: formatMessageId(receipts[i]!.messageId) })) }));

@@ -1,12 +1,31 @@
 // The pg-boss queue that drives the relay. `stately` keyed by shard: at most one active
 // and one queued drain per shard across every relay process. pg-boss's job table only
 // says "look at shard k"; the outbox is the source of truth.
-import { PgBoss } from 'pg-boss';
+import { PgBoss, type StopOptions } from 'pg-boss';
+import { connectBossDatabase, type BossDatabase } from './boss-database.ts';
 
 export const DRAIN_QUEUE = 'relevo-drain';
 
 export function drainKey(shard: number): string {
   return `shard-${shard}`;
+}
+
+/** pg-boss on its own postgres.js connections (boss-database.ts), closed when it stops. */
+class RelevoBoss extends PgBoss {
+  private readonly database: BossDatabase;
+
+  constructor(database: BossDatabase, options: ConstructorParameters<typeof PgBoss>[0] & object) {
+    super({ ...options, db: database });
+    this.database = database;
+  }
+
+  override async stop(options?: StopOptions): Promise<void> {
+    try {
+      await super.stop(options);
+    } finally {
+      await this.database.end();
+    }
+  }
 }
 
 /**
@@ -16,14 +35,11 @@ export function drainKey(shard: number): string {
  * within about 12 s instead of up to 70 s.
  */
 export function createBoss(databaseUrl: string): PgBoss {
-  return new PgBoss({
-    connectionString: databaseUrl,
+  return new RelevoBoss(connectBossDatabase(databaseUrl, { max: 4, applicationName: 'relevo-pgboss' }), {
     schema: 'pgboss',
     useListenNotify: true,
     superviseIntervalSeconds: 2,
     monitorIntervalSeconds: 2,
-    max: 4,
-    application_name: 'relevo-pgboss',
   });
 }
 

@@ -9,7 +9,13 @@ export interface ConnectOptions {
 /** Connections a pool opens at most unless told otherwise. */
 export const DEFAULT_POOL_MAX = 10;
 
-/** A postgres.js pool as relevo configures it everywhere. */
+/**
+ * A postgres.js pool as relevo configures it everywhere. The driver carries a patch
+ * (patches/postgres@3.4.9.patch): a transaction whose connection died wrote its ROLLBACK to
+ * the closed socket from a timer and ended the process (porsager/postgres#1208), and the
+ * reconnected session failed its first query with the error the dead one had received
+ * (test/driver-closed-connection.test.ts).
+ */
 export function connectSql(url: string, opts: ConnectOptions = {}): postgres.Sql {
   return postgres(url, {
     max: opts.max ?? DEFAULT_POOL_MAX,

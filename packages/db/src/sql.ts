@@ -6,6 +6,7 @@ export * from './pool.ts';
 export * from './query.ts';
 export * from './shards.ts';
 export * from './commit-channel.ts';
+export * from './boss-database.ts';
 export * from './drain-queue.ts';
 export * from './relay-plans.ts';
 export * from './relay-layout.ts';

@@ -37,10 +37,37 @@ export function parseEnv<S extends z.ZodType<unknown, Record<string, unknown>>>(
   throw new ConfigError(lines.join('\n'));
 }
 
+/**
+ * What is wrong with a DATABASE_URL's choice of server, if anything. Every relevo process
+ * writes, so a URL naming a primary and its standbys (`postgres://h1:5432,h2:5432/relevo`)
+ * must ask for the primary: without target_session_attrs=primary a connection opened after
+ * a failover may land on a standby. postgres.js's read-write check reads only
+ * default_transaction_read_only, which a PostgreSQL 14+ standby reports as off: it accepts
+ * a standby (porsager/postgres#815). Guarded by test/config-values.test.ts.
+ */
+function databaseUrlProblem(url: string): string | undefined {
+  const m = /^postgres(?:ql)?:\/\/([^/?#]*)[^?#]*(?:\?([^#]*))?/.exec(url);
+  if (!m) return undefined;
+  const authority = m[1]!;
+  const hosts = authority.slice(authority.lastIndexOf('@') + 1).split(',');
+  const attrs = new URLSearchParams(m[2] ?? '').get('target_session_attrs');
+  if (attrs === 'read-write') {
+    return 'target_session_attrs=read-write lets this driver connect to a standby (it reads only default_transaction_read_only, off on a '
+      + 'PostgreSQL 14+ standby): use target_session_attrs=primary';
+  }
+  if (attrs !== null && attrs !== 'primary') return 'target_session_attrs must be primary: every relevo process writes';
+  if (hosts.length > 1 && attrs === null) return 'it names several hosts: add target_session_attrs=primary, or a connection may go to a standby';
+  return undefined;
+}
+
 /** Shared variable schemas, so every process reads them the same way. */
 export const env = {
   databaseUrl: z.string({ error: 'set it to a postgres:// connection URL' })
-    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL'),
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
+    .superRefine((url, ctx) => {
+      const problem = databaseUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
