@@ -3,8 +3,9 @@
 // fresh Pulsar namespace. Events/s = rows / wall time from spawning the relay(s) to no
 // unsent row left; peak RSS is the relay's VmHWM. `relays: 2` is the scaling part.
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import type postgres from 'postgres';
 import { join } from 'node:path';
-import { connectDatabase } from '@relevo/db';
+import { connectDatabase, runQuery, windowsDrained } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
@@ -23,9 +24,14 @@ export interface E2EOptions {
   env?: Record<string, string>;
   /** SQL run on the fresh database before loading (to try a schema change side by side). */
   setup?: string[];
+  /** RELAY_OUTBOX_DESIGN of the relay(s); `claim` by default. */
+  design?: OutboxDesign;
 }
 
+export type OutboxDesign = 'claim' | 'snapshot';
+
 export interface E2EResult {
+  design: OutboxDesign;
   rows: number;
   relays: number;
   shards: number;
@@ -45,6 +51,7 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
   const relays = opts.relays ?? 1;
   const shards = opts.shards ?? 4;
   const batchSize = opts.batchSize ?? 500;
+  const design = opts.design ?? 'claim';
   const db = await createTestDatabase('relevo_bench');
   const database = connectDatabase(db.url, { max: 2 });
   const children: Child[] = [];
@@ -65,7 +72,7 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
       const nodeArgs = opts.profile && i === 0 ? ['--cpu-prof', '--cpu-prof-dir', profileDir!] : [];
       children.push(spawnRelevo('relay', {
         DATABASE_URL: db.url, PULSAR_NAMESPACE: namespace, RELAY_SHARDS: String(shards), RELAY_BATCH_SIZE: String(batchSize),
-        RELAY_RUN_BUDGET_MS: '10000', RELAY_PRODUCER_IDLE_MS: '30000',
+        RELAY_RUN_BUDGET_MS: '10000', RELAY_PRODUCER_IDLE_MS: '30000', RELAY_OUTBOX_DESIGN: design,
         ...(opts.nodeOptions !== undefined ? { NODE_OPTIONS: opts.nodeOptions } : {}), ...opts.env,
       }, nodeArgs));
     }
@@ -73,20 +80,11 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
     let tick = 0;
     for (;;) {
       for (const c of children) c.peakRssMib();
-      if (firstSent === undefined) {
-        const [s] = await database.sql<{ any: boolean }[]>`select exists(select 1 from outbox where sent_at is not null) as any`;
-        if (s!.any) firstSent = performance.now();
-      }
-      const left = await database.sql`select 1 from outbox where sent_at is null and skipped_at is null limit 1`;
-      if (left.length === 0) break;
+      const { started: sent, done } = await progress(database.sql, design, shards);
+      if (firstSent === undefined && sent) firstSent = performance.now();
+      if (done) break;
       for (const c of children) if (c.child.exitCode !== null) throw new Error(`relay exited: ${c.output().slice(-2000)}`);
-      if (++tick % 50 === 0) {
-        // Progress from the first unsent id (rows are loaded in id order): a count of the
-        // unsent rows read the whole table every 10 s, competing with the drain it measures.
-        const [p] = await database.sql<{ done: number }[]>`select coalesce(
-            (select id from outbox where sent_at is null and skipped_at is null order by id limit 1) - (select min(id) from outbox), 0)::int as done`;
-        log(`e2e ${opts.rows} rows, ${relays} relay(s): about ${opts.rows - p!.done} unsent after ${((performance.now() - started) / 1000).toFixed(0)} s`);
-      }
+      if (++tick % 50 === 0) log(`e2e ${opts.rows} rows, ${relays} relay(s), ${design}: ${((performance.now() - started) / 1000).toFixed(0)} s`);
       await sleep(200);
     }
     const ended = performance.now();
@@ -95,7 +93,7 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
     await Promise.all(children.map((c) => c.stop()));
     const steady = (ended - (firstSent ?? started)) / 1000;
     const result: E2EResult = {
-      rows: opts.rows, relays, shards, batch_size: batchSize, load_seconds: +loadSeconds.toFixed(1),
+      design, rows: opts.rows, relays, shards, batch_size: batchSize, load_seconds: +loadSeconds.toFixed(1),
       startup_seconds: +(((firstSent ?? started) - started) / 1000).toFixed(2),
       seconds: +seconds.toFixed(2), events_per_s: Math.round(opts.rows / seconds),
       steady_events_per_s: Math.round(opts.rows / steady), peak_rss_mib: Math.round(peak),
@@ -112,4 +110,18 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
     await db.drop();
     if (namespace) await dropNamespace(namespace);
   }
+}
+
+/**
+ * Whether the relay has sent a row yet, and whether it has sent them all: read from the rows'
+ * marks (claim), or from the shards' cursors (snapshot: rows carry no state).
+ */
+async function progress(sql: postgres.Sql, design: OutboxDesign, shards: number): Promise<{ started: boolean; done: boolean }> {
+  if (design === 'snapshot') {
+    const [w] = await runQuery(sql, windowsDrained({ shards }));
+    return { started: w?.started === true, done: w?.drained === true };
+  }
+  const [s] = await sql<{ started: boolean; done: boolean }[]>`select exists(select 1 from outbox where sent_at is not null) as started,
+      not exists(select 1 from outbox where sent_at is null and skipped_at is null) as done`;
+  return s!;
 }
