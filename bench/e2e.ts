@@ -9,7 +9,7 @@ import { connectDatabase, runQuery, windowsDrained } from '@relevo/db';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
-import { type Child, dropNamespace, loadBacklog, log, PROFILE_DIR, sleep, spawnRelevo } from './support.ts';
+import { type Child, designSchema, dropNamespace, loadBacklog, log, PROFILE_DIR, sleep, spawnRelevo, type OutboxDesign } from './support.ts';
 
 export interface E2EOptions {
   rows: number;
@@ -24,11 +24,9 @@ export interface E2EOptions {
   env?: Record<string, string>;
   /** SQL run on the fresh database before loading (to try a schema change side by side). */
   setup?: string[];
-  /** RELAY_OUTBOX_DESIGN of the relay(s); `claim` by default. */
+  /** RELAY_OUTBOX_DESIGN of the relay(s), on that design's schema (designSchema); `claim` by default. */
   design?: OutboxDesign;
 }
-
-export type OutboxDesign = 'claim' | 'snapshot';
 
 export interface E2EResult {
   design: OutboxDesign;
@@ -58,7 +56,7 @@ export async function runE2E(opts: E2EOptions): Promise<E2EResult> {
   let namespace: string | undefined;
   try {
     namespace = await createTestNamespace();
-    for (const stmt of opts.setup ?? []) await database.sql.unsafe(stmt);
+    for (const stmt of [...designSchema(design), ...(opts.setup ?? [])]) await database.sql.unsafe(stmt);
     const t0 = performance.now();
     await loadBacklog(database.sql, opts.rows);
     const loadSeconds = (performance.now() - t0) / 1000;

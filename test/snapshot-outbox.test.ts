@@ -67,7 +67,7 @@ describe('the write-once outbox', () => {
       await updateConcurrently(database, ids, 10, 8, wake);
       const received = await collect(consumer, TOPICS.partners, 3_300);
       expectExactlyOnceInOrder(received, 300, 11);
-      await expect.poll(async () => (await runQuery(database.sql, windowsDrained({ shards: SHARDS })))[0]?.drained, { timeout: 20_000 }).toBe(true);
+      await expect.poll(async () => (await runQuery(database.sql, windowsDrained({ shards: SHARDS })))[0]?.drained, { timeout: 90_000, interval: 500 }).toBe(true);
       // No outbox row was written after its insert.
       const [written] = await database.sql`select count(*)::int as n from outbox where sent_at is not null or publish_sequence is not null`;
       expect(written!.n).toBe(0);

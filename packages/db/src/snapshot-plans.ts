@@ -101,16 +101,21 @@ export function readWindow(i: {
     ), w as (
       select a.*, (a.inflight_id is null and a.exhausted) as opening,
              case when a.inflight_id is null and a.exhausted then a.hi else a.lo end as wlo,
-             case when a.inflight_id is null and a.exhausted then pg_current_snapshot() else a.hi end as whi
+             case when a.inflight_id is null and a.exhausted then pg_current_snapshot() else a.hi end as whi,
+             -- Where this read starts: the key after which nothing was read yet (every key is above (0, -1, 0)).
+             case when a.inflight_id is null and a.exhausted then '0'::xid8 else coalesce(a.inflight_txid, a.after_txid, '0'::xid8) end as from_txid,
+             case when a.inflight_id is null and a.exhausted then -1 else coalesce(a.inflight_key, a.after_key, -1) end as from_key,
+             case when a.inflight_id is null and a.exhausted then 0 else coalesce(a.inflight_id, a.after_id, 0) end as from_id
         from a
     ), picked as (
       select ${ROW_COLUMNS('o')}, o.txid, o.shard_key,
              o.aggregate_id in (${OPEN_EXCEPTIONS}) as held
-        from outbox o, w
+        from outbox o
        where o.shard_key >= $2::bigint and o.shard_key < $3::bigint
-         and ${IN_WINDOW('o', 'w.wlo', 'w.whi')}
-         and (w.opening or coalesce(w.inflight_id, w.after_id) is null
-              or ${KEY('o')} > (coalesce(w.inflight_txid, w.after_txid), coalesce(w.inflight_key, w.after_key), coalesce(w.inflight_id, w.after_id)))
+         -- The window's values as scalars (InitPlans), not a join: the scan then runs in the
+         -- index's order and stops at the limit (joined to w, it read the whole window and sorted it).
+         and ${IN_WINDOW('o', '(select wlo from w)', '(select whi from w)')}
+         and ${KEY('o')} > ((select from_txid from w), (select from_key from w), (select from_id from w))
        order by o.txid, o.shard_key, o.id
        limit $4
     ), numbered as (
@@ -170,7 +175,7 @@ export function readInFlight(i: { shard: number; range: KeyRange; lockPid: numbe
         from outbox o, c
        where o.shard_key >= $2::bigint and o.shard_key < $3::bigint
          and ${IN_WINDOW('o', 'c.lo', 'c.hi')}
-         and (c.after_id is null or ${KEY('o')} > (c.after_txid, c.after_key, c.after_id))
+         and ${KEY('o')} > (coalesce(c.after_txid, '0'::xid8), coalesce(c.after_key, -1), coalesce(c.after_id, 0))
          and ${KEY('o')} <= (c.inflight_txid, c.inflight_key, c.inflight_id)
     )
     select n.id, n.event_id, n.aggregate_id, n.aggregate_version, n.event_type, n.topic, n.payload, n.schema_fingerprint,
