@@ -1,5 +1,6 @@
 import { query, type Query } from './query.ts';
 import type { ClaimedRow, KeyRange } from './relay-plans.ts';
+import { SHARD_KEY_SPACE } from './shards.ts';
 
 // The write-once outbox's read side (RELAY_OUTBOX_DESIGN=snapshot; docs/architecture.md,
 // "The write-once outbox"). No statement here writes an outbox row: each row carries the id of
@@ -217,12 +218,15 @@ export function recordExceptions(i: { shard: number; failed: readonly ExceptionR
 }
 
 /**
- * Whether every shard's cursor has passed every row: nothing in flight, each window read to
- * its end, and the newest row visible in each window's upper snapshot.
+ * Whether every shard's cursor has passed every row of its shard: nothing in flight, each
+ * window read to its end, and the shard's newest row visible in its window's upper snapshot.
+ * (A shard with no new rows keeps its last window: a read that finds nothing writes nothing.)
  */
 export function windowsDrained(i: { shards: number }): Query<{ drained: boolean; started: boolean }> {
   return query('windows-drained', `select count(*) = $1::int and bool_and(c.inflight_id is null and c.exhausted
-             and (m.txid is null or pg_visible_in_snapshot(m.txid, c.hi))) as drained,
+             and coalesce(pg_visible_in_snapshot((select max(o.txid) from outbox o
+                  where o.shard_key >= ceil(c.shard * ${SHARD_KEY_SPACE}::numeric / $1) and o.shard_key < ceil((c.shard + 1) * ${SHARD_KEY_SPACE}::numeric / $1)),
+                c.hi), true)) as drained,
          bool_or(c.after_id is not null or c.inflight_id is not null) as started
-    from relay_cursors c, (select max(txid) as txid from outbox) m`, [i.shards]);
+    from relay_cursors c`, [i.shards]);
 }

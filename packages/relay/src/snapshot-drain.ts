@@ -130,10 +130,20 @@ class SnapshotRun {
       this.received(part, result);
     }
     let next = this.nextBatch();
+    // Whether the last read found nothing: an empty read may only have closed the window (it
+    // cannot open the next while rows are in flight, or when a run ends after a full read),
+    // so the first empty read is followed at once by another, carrying the receipts so far,
+    // which opens a window on the rows committed since. Only a second empty read lingers.
+    let lastReadEmpty = false;
     try {
       for (;;) {
         const batch = await next;
         if (!batch.end) {
+          if (!lastReadEmpty) {
+            lastReadEmpty = true;
+            next = this.nextBatch();
+            continue;
+          }
           if (await this.linger()) {
             next = this.nextBatch();
             continue;
@@ -147,7 +157,8 @@ class SnapshotRun {
         // A full read means a backlog: the next read overlaps this batch's receipts (it is in
         // flight too, the cursor's range covers both). After a partial one it waits, so it can
         // carry these receipts and open the next window.
-        const backlog = batch.end && batch.rowsRead >= this.deps.batchSize;
+        lastReadEmpty = false;
+        const backlog = batch.rowsRead >= this.deps.batchSize;
         if (more && backlog) next = this.nextBatch();
         this.received(batch, await sending);
         if (!more) return 'budget';
