@@ -7,22 +7,15 @@
 //   receipt_ms  = outbox.sent_at − occurred_at: from the write's clock reading (taken inside
 //                 the transaction, just before commit) to the relay's mark-sent statement,
 //                 which runs right after the broker's receipt: an upper bound of commit → receipt.
-//                 Only the claim design marks rows; the write-once design has no such time.
 //   publish_ms  = message publishTime (stamped by the relay's client when it sends the
 //                 batch) − the envelope's `time`, read by a Pulsar consumer: a lower bound.
-//   delivered_ms = when the bench's consumer received the message − the envelope's `time`:
-//                 commit → receipt plus the broker's dispatch, the same measure for both designs.
 import { decodeEvent } from '@relevo/events';
 import { createClient } from '@relevo/pulsar';
 import { connectSql } from '@relevo/db';
 import { serviceUrl } from '../scripts/pulsar.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { createTestNamespace } from '../test/support/pulsar.ts';
-import { runQuery, windowsDrained } from '@relevo/db';
-import {
-  BENCH_API_ENV, BENCH_TOKEN, type Child, closedLoop, designSchema, dropNamespace, freePort, loadPartners, log, partnerPatcher, pct, round1, sleep,
-  spawnRelevo, waitFor, type OutboxDesign,
-} from './support.ts';
+import { BENCH_API_ENV, BENCH_TOKEN, type Child, closedLoop, dropNamespace, freePort, loadPartners, log, partnerPatcher, pct, round1, sleep, spawnRelevo, waitFor } from './support.ts';
 
 export interface Percentiles { n: number; p50: number; p95: number; p99: number; max: number }
 
@@ -33,14 +26,11 @@ export interface LatencyStep {
   shed: number;
   errors: number;
   http_ms: Percentiles;
-  /** The claim design only. */
-  receipt_ms?: Percentiles;
+  receipt_ms: Percentiles;
   publish_ms: Percentiles;
-  delivered_ms: Percentiles;
 }
 
 export interface LatencyResult {
-  design: OutboxDesign;
   partners: number;
   max_in_flight: number;
   steps: LatencyStep[];
@@ -54,10 +44,7 @@ function percentiles(xs: number[]): Percentiles {
   return { n: s.length, p50: round1(pct(s, 50)), p95: round1(pct(s, 95)), p99: round1(pct(s, 99)), max: round1(s.at(-1) ?? NaN) };
 }
 
-export async function runLatency(opts: {
-  rates: number[]; seconds: number; warmupSeconds?: number; partners?: number; maxInFlight?: number; design?: OutboxDesign;
-}): Promise<LatencyResult> {
-  const design = opts.design ?? 'claim';
+export async function runLatency(opts: { rates: number[]; seconds: number; warmupSeconds?: number; partners?: number; maxInFlight?: number }): Promise<LatencyResult> {
   const partners = opts.partners ?? 10_000;
   const maxInFlight = opts.maxInFlight ?? 256;
   const db = await createTestDatabase('relevo_bench');
@@ -68,13 +55,12 @@ export async function runLatency(opts: {
   let namespace: string | undefined;
   try {
     namespace = await createTestNamespace();
-    for (const stmt of designSchema(design)) await sql.unsafe(stmt);
     const ids = await loadPartners(sql, partners);
     const port = await freePort();
     const api = spawnRelevo('api', { DATABASE_URL: db.url, PORT: String(port), ...BENCH_API_ENV, RELAY_SHARDS: '4' });
     const relay = spawnRelevo('relay', {
       DATABASE_URL: db.url, PULSAR_NAMESPACE: namespace, RELAY_SHARDS: '4', RELAY_BATCH_SIZE: '500', RELAY_RUN_BUDGET_MS: '10000',
-      RELAY_PRODUCER_IDLE_MS: '30000', RELAY_OUTBOX_DESIGN: design,
+      RELAY_PRODUCER_IDLE_MS: '30000',
     });
     children.push(api, relay);
     const base = `http://127.0.0.1:${port}`;
@@ -82,7 +68,6 @@ export async function runLatency(opts: {
 
     // publishTime − time per event id, from a consumer reading the topic from the start.
     const publishLag = new Map<string, number>();
-    const deliveredLag = new Map<string, number>();
     const consumer = await client.subscribe({
       topic: `persistent://${namespace}/eventos-partners`, subscription: 'bench-latency', type: 'Exclusive',
       initialPosition: 'earliest', receiverQueueSize: 1000,
@@ -93,7 +78,6 @@ export async function runLatency(opts: {
         if (!m) continue;
         const e = decodeEvent('eventos-partners', m.payload);
         publishLag.set(e.id, m.publishTime - Number(e.time));
-        deliveredLag.set(e.id, Date.now() - Number(e.time));
         consumer.ack(m).catch(() => undefined);
       }
     })();
@@ -112,9 +96,7 @@ export async function runLatency(opts: {
       }
     };
 
-    const allUnsent = async () => (design === 'claim'
-      ? (await sql`select 1 from outbox where sent_at is null limit 1`).length === 0
-      : (await runQuery(sql, windowsDrained({ shards: 4 })))[0]?.drained === true);
+    const allUnsent = async () => (await sql`select 1 from outbox where sent_at is null limit 1`).length === 0;
     // Warm-up: producers created, wake path exercised, JIT warm. A closed loop of 16 for
     // seconds, not a few hundred sequential requests: a fresh `relevo api` takes seconds of
     // load to reach its speed (write_overhead's HTTP rounds of 2 s: 413, 602, 785, 878 PATCH/s).
@@ -162,28 +144,24 @@ export async function runLatency(opts: {
       const secs = (performance.now() - start) / 1000;
       await waitFor(allUnsent, 60_000, `rate ${rate} drained`, 50);
       await sleep(300);
-      const rows = await sql<{ event_id: string; ms: number | null }[]>`
+      const rows = await sql<{ event_id: string; ms: number }[]>`
         select event_id::text, extract(epoch from (sent_at - occurred_at)) * 1000 as ms from outbox
          where occurred_at >= ${dbStart} and event_type = 'PartnerActualizado'`;
       const receipt = rows.map((r) => Number(r.ms));
-      const lags = (of: Map<string, number>) => rows.map((r) => of.get(r.event_id)).filter((x): x is number => x !== undefined);
-      const publish = lags(publishLag);
+      const publish = rows.map((r) => publishLag.get(r.event_id)).filter((x): x is number => x !== undefined);
       const step: LatencyStep = {
         offered_per_s: rate, seconds: round1(secs), achieved_per_s: Math.round(okCount / secs), shed, errors,
-        http_ms: percentiles(http), ...(design === 'claim' ? { receipt_ms: percentiles(receipt) } : {}), publish_ms: percentiles(publish),
-        delivered_ms: percentiles(lags(deliveredLag)),
+        http_ms: percentiles(http), receipt_ms: percentiles(receipt), publish_ms: percentiles(publish),
       };
       steps.push(step);
-      log(`latency ${design} ${rate}/s: achieved ${step.achieved_per_s}/s, delivered p50/p95/p99 ${step.delivered_ms.p50}/${step.delivered_ms.p95}/${step.delivered_ms.p99} ms, `
-        + `receipt p99 ${step.receipt_ms?.p99 ?? '—'} ms, publish p99 ${step.publish_ms.p99} ms, http p99 ${step.http_ms.p99} ms, shed ${shed}`);
+      log(`latency ${rate}/s: achieved ${step.achieved_per_s}/s, receipt p50/p95/p99 ${step.receipt_ms.p50}/${step.receipt_ms.p95}/${step.receipt_ms.p99} ms, publish p99 ${step.publish_ms.p99} ms, http p99 ${step.http_ms.p99} ms, shed ${shed}`);
       publishLag.clear();
-      deliveredLag.clear();
     }
     consuming = false;
     await consumed;
     await consumer.close().catch(() => undefined);
     return {
-      design, partners, max_in_flight: maxInFlight, steps,
+      partners, max_in_flight: maxInFlight, steps,
       relay_peak_rss_mib: Math.round(relay.peakRssMib()), api_peak_rss_mib: Math.round(api.peakRssMib()),
     };
   } finally {

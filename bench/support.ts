@@ -58,22 +58,6 @@ export async function loadBacklog(sql: postgres.Sql, rows: number, partners = 10
   await sql.unsafe('checkpoint');
 }
 
-export type OutboxDesign = 'claim' | 'snapshot';
-export const DESIGNS: readonly OutboxDesign[] = ['claim', 'snapshot'];
-
-/**
- * The outbox's schema as each design would ship alone, run on a fresh database before it is
- * loaded: the claim design without the write-once index (its rows carry no transaction id),
- * the write-once design without the claim's indexes of unsent rows and with full pages (no
- * row is ever updated, so no room is kept for HOT claims).
- */
-export function designSchema(design: OutboxDesign): string[] {
-  return design === 'claim'
-    ? ['drop index outbox_txid_idx', 'alter table outbox alter column txid drop default']
-    : ['drop index outbox_unsent_idx', 'drop index outbox_unsent_aggregate_idx', 'drop index outbox_blocked_idx',
-      'alter table outbox set (fillfactor = 100)'];
-}
-
 /** Creates `count` live partners with ids partnerUuid(0..count-1), version 1. */
 export async function loadPartners(sql: postgres.Sql, count: number): Promise<string[]> {
   await sql.unsafe(`

@@ -8,13 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { appendToOutbox, connectDatabase, lockPartner, runTransaction, savePartner, type Database } from '@relevo/db';
 import { updatePartner } from '@relevo/domain';
 import { createTestDatabase } from '../test/support/database.ts';
-import {
-  BENCH_API_ENV, BENCH_TOKEN, backendPids, closedLoop, cpuTicks, designSchema, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor,
-  type OutboxDesign,
-} from './support.ts';
+import { BENCH_API_ENV, BENCH_TOKEN, backendPids, closedLoop, cpuTicks, freePort, loadPartners, log, median, partnerPatcher, spawnRelevo, waitFor } from './support.ts';
 
 export interface WriteOverheadResult {
-  design: OutboxDesign;
   partners: number;
   concurrency: number;
   seconds: number;
@@ -46,10 +42,7 @@ async function updateOnce(database: Database, id: string, n: number, withOutbox:
   });
 }
 
-export async function runWriteOverhead(opts: {
-  seconds: number; rounds?: number; concurrency?: number; partners?: number; http?: boolean; design?: OutboxDesign;
-}): Promise<WriteOverheadResult> {
-  const design = opts.design ?? 'claim';
+export async function runWriteOverhead(opts: { seconds: number; rounds?: number; concurrency?: number; partners?: number; http?: boolean }): Promise<WriteOverheadResult> {
   const rounds = opts.rounds ?? 3;
   const concurrency = opts.concurrency ?? 16;
   const partners = opts.partners ?? 10_000;
@@ -60,8 +53,6 @@ export async function runWriteOverhead(opts: {
   const without: number[] = [];
   const http: number[] = [];
   try {
-    // The outbox's indexes as the design ships them: the insert's cost is the design's.
-    for (const stmt of designSchema(design)) await database.sql.unsafe(stmt);
     const ids = await loadPartners(database.sql, partners);
     const pick = (n: number) => ids[(n * 7919) % ids.length]!;
     // Warm-up of both paths (JIT, pool, caches; the first seconds after loading are slow).
@@ -83,7 +74,7 @@ export async function runWriteOverhead(opts: {
         side.ticks += ticks() - t0;
         (w ? withOutbox : without).push(rate);
       }
-      log(`write overhead ${design} round ${r + 1}: with outbox ${Math.round(withOutbox.at(-1)!)} tx/s, without ${Math.round(without.at(-1)!)} tx/s`);
+      log(`write overhead round ${r + 1}: with outbox ${Math.round(withOutbox.at(-1)!)} tx/s, without ${Math.round(without.at(-1)!)} tx/s`);
     }
     if (opts.http !== false) {
       const port = await freePort();
@@ -108,7 +99,7 @@ export async function runWriteOverhead(opts: {
     const roundRatios = withOutbox.map((w, i) => w / without[i]!);
     const throughput = median(roundRatios);
     return {
-      design, partners, concurrency, seconds: opts.seconds,
+      partners, concurrency, seconds: opts.seconds,
       with_outbox_tx_per_s: withOutbox.map(Math.round), without_outbox_tx_per_s: without.map(Math.round),
       round_ratios: roundRatios.map((x) => +x.toFixed(3)), throughput_ratio: +throughput.toFixed(3), overhead: +(1 - throughput).toFixed(3),
       cpu_ms_per_tx: { with_outbox: +((cpu.with.ticks * 10) / cpu.with.tx).toFixed(3), without_outbox: +((cpu.without.ticks * 10) / cpu.without.tx).toFixed(3) },

@@ -9,7 +9,6 @@ export * from './commit-channel.ts';
 export * from './drain-queue.ts';
 export * from './relay-plans.ts';
 export * from './relay-layout.ts';
-export * from './snapshot-plans.ts';
 export * from './outbox-admin.ts';
 export * from './outbox-queries.ts';
 export * from './consumer-audit.ts';

@@ -10,7 +10,6 @@ const schema = z.object({
   PULSAR_NAMESPACE: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected tenant/namespace').default('public/default'),
   RELAY_ID: z.string().min(1).optional(),
   RELAY_SHARDS: env.positiveInt(4),
-  RELAY_OUTBOX_DESIGN: z.enum(['claim', 'snapshot']).default('claim'),
   RELAY_BATCH_SIZE: env.positiveInt(500),
   RELAY_RUN_BUDGET_MS: env.durationMs(10_000),
   RELAY_IDLE_LINGER_MS: env.durationMs(1_000),

@@ -9,15 +9,17 @@ import {
   type ClaimedRow, type KeyRange, type QueryRunner,
 } from '@relevo/db/sql';
 import { OWN_TOPICS } from '@relevo/events';
-import type { Logger } from '@relevo/runtime';
+import { formatMessageId, messageTooBig, type OutgoingMessage, type Producer } from '@relevo/pulsar';
+import { endSpanWithError, traceHeadersOf, type Logger, type Span } from '@relevo/runtime';
 import { backoffMs } from './backoff.ts';
 import type { CommitSignal } from './commit-signal.ts';
 import { FenceLostError, SendOutcomeUnknownError } from './errors.ts';
 import { planInHand } from './in-hand.ts';
+import { toOutgoingMessage } from './message.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { ProducerPool } from './producers.ts';
-import { RunProducers } from './run-producers.ts';
-import { recordPublished, sendBatch, type SendableBatch, type SendResult } from './send-batch.ts';
+import { startPublishSpan } from './publish-span.ts';
+import { RunProducers, describeError } from './run-producers.ts';
 
 export interface DrainDeps {
   /** The session that holds the shard's advisory lock: the fenced statements run on it. */
@@ -72,8 +74,21 @@ export async function drainShard(deps: DrainDeps, shard: number, budgetMs: numbe
   }
 }
 
-type Batch = SendableBatch<ClaimedRow>;
-type BatchResult = SendResult<ClaimedRow>;
+/** What the broker answered for a batch's rows it was given. */
+interface BatchResult {
+  /** Stored: the message id, or null when the broker answered that it already had the message. */
+  sent: { row: ClaimedRow; messageId: string | null }[];
+  /** Their send failed after the producer took them: maybe stored. They stay in hand. */
+  unknown: ClaimedRow[];
+}
+
+interface Batch {
+  rows: ClaimedRow[];
+  /** Rows an earlier run left in hand, each fate already decided: sent whatever their partner. */
+  inHand: boolean;
+}
+
+const bySequence = (rows: ClaimedRow[]): ClaimedRow[] => [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1));
 
 class DrainRun {
   private readonly deps: DrainDeps;
@@ -227,9 +242,71 @@ class DrainRun {
     return commits.wait(this.shard, this.commitsSeen, Math.min(this.deps.idleLingerMs ?? 0, this.deadline - this.now()));
   }
 
-  /** Sends a batch's rows in sequence order (sendBatch), its failures and held rows given back first. */
-  private publishBatch(batch: Batch): Promise<BatchResult> {
-    return sendBatch({ shard: this.shard, producers: this.producers, held: this.held, setAside: (failed, held) => this.giveBack(failed, held) }, batch);
+  /**
+   * Sends a batch's rows in sequence order. Everything that can fail a row before the broker
+   * sees it (encoding, its topic's producer, the size limit) is decided first, and such rows,
+   * with the rows of their partner held behind them, go back in line before any row of the
+   * batch is sent: a row given back after a higher sequence of its producer was stored would
+   * look stored to the next run.
+   */
+  private async publishBatch(batch: Batch): Promise<BatchResult> {
+    const ready: { row: ClaimedRow; span: Span; producer: Producer; message: OutgoingMessage }[] = [];
+    const failed: { row: ClaimedRow; error: string }[] = [];
+    const held: ClaimedRow[] = [];
+    const failedHere = new Set<string>();
+    for (const row of bySequence(batch.rows)) {
+      if (failedHere.has(row.aggregate_id) || (!batch.inHand && this.held.has(row.aggregate_id))) {
+        held.push(row);
+        continue;
+      }
+      const span = startPublishSpan(row, this.shard);
+      try {
+        const message = toOutgoingMessage(row, traceHeadersOf(span));
+        const producer = this.producers.producerFor(row.topic);
+        const tooBig = messageTooBig(message.payload, producer.maxMessageSize);
+        if (tooBig) throw tooBig;
+        ready.push({ row, span, producer, message });
+      } catch (err) {
+        endSpanWithError(span, err);
+        failedHere.add(row.aggregate_id);
+        this.held.add(row.aggregate_id);
+        failed.push({ row, error: describeError(err) });
+      }
+    }
+    if (failed.length > 0 || held.length > 0) {
+      try {
+        await this.giveBack(failed, held);
+      } catch (err) {
+        for (const r of ready) r.span.end();
+        throw err;
+      }
+    }
+    const receipts = Promise.allSettled(ready.map((r) => this.producers.send(r.producer, r.message)));
+    // The claim is the whole batch: send it now rather than after the producer's batching
+    // delay, a timer that fires late on a busy event loop. Its receipts are awaited below.
+    this.producers.flush(ready.map((r) => r.producer));
+    const settled = await receipts;
+    // Refused by the fence before reaching the producer: the run ends as fenced, its rows in hand.
+    const fence = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && s.reason instanceof FenceLostError);
+    if (fence) {
+      for (const r of ready) r.span.end();
+      throw fence.reason;
+    }
+    const result: BatchResult = { sent: [], unknown: [] };
+    settled.forEach((s, i) => {
+      const { row, span } = ready[i]!;
+      if (s.status === 'fulfilled') {
+        // A duplicate's receipt names no entry (ledger -1): the broker had it; which id it got is not known here.
+        const messageId = s.value.messageId.ledgerId < 0n ? null : formatMessageId(s.value.messageId);
+        if (span.isRecording()) span.setAttribute('messaging.message.id', messageId ?? 'duplicate');
+        span.end();
+        result.sent.push({ row, messageId });
+      } else {
+        endSpanWithError(span, s.reason);
+        result.unknown.push(row);
+      }
+    });
+    return result;
   }
 
   /** Failed rows wait out their backoff (or are parked), held rows go back in line: both without a sequence. */
@@ -269,7 +346,13 @@ class DrainRun {
         'rows no longer held under the sequences this run sent them with were left to the run that holds them');
     }
     this.published += sent.length;
-    recordPublished(this.deps.metrics, this.shard, sent, ackedAt);
+    const commitToAck = new Map<string, number[]>();
+    for (const { row } of sent) {
+      let seconds = commitToAck.get(row.topic);
+      if (!seconds) commitToAck.set(row.topic, (seconds = []));
+      seconds.push((ackedAt - row.occurred_at.getTime()) / 1000);
+    }
+    for (const [topic, seconds] of commitToAck) this.deps.metrics.published(topic, this.shard, seconds);
   }
 
   /** A run fenced off as stalled stops before it sends or writes: another run may be using the shard. */

@@ -32,14 +32,3 @@ export class SendOutcomeUnknownError extends Error {
   readonly code = 'SEND_OUTCOME_UNKNOWN';
   override readonly name = 'SendOutcomeUnknownError';
 }
-
-/**
- * The write-once outbox's cursor is behind what the broker holds, or its snapshot ahead of
- * the database's transactions (a restored dump, a failover that lost commits, a new cluster):
- * the rows the cursor would read next are not the ones the broker's sequences describe. The
- * shard stops rather than publish under sequences the broker would drop; an operator decides.
- */
-export class CursorBehindError extends Error {
-  readonly code = 'CURSOR_BEHIND';
-  override readonly name = 'CursorBehindError';
-}

@@ -10,4 +10,3 @@ export * from './retention.ts';
 export * from './shard-lease.ts';
 export * from './worker.ts';
 export { runRelayProcess } from './main.ts';
-export * from './snapshot-drain.ts';

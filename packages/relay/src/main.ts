@@ -53,7 +53,6 @@ export async function runRelayProcess(): Promise<number> {
         shards: config.RELAY_SHARDS,
         layout,
         batchSize: config.RELAY_BATCH_SIZE,
-        design: config.RELAY_OUTBOX_DESIGN,
         runBudgetMs: config.RELAY_RUN_BUDGET_MS,
         idleLingerMs: config.RELAY_IDLE_LINGER_MS,
         stallAfterMs: config.RELAY_STALL_AFTER_MS,

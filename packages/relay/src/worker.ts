@@ -7,17 +7,16 @@ import { hostname } from 'node:os';
 import type postgres from 'postgres';
 import type { PgBoss } from 'pg-boss';
 import {
-  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, createBoss, drainKey, ensureCursors, ensureDrainQueue, ensureShards, parseCommitPayload, queryRunner, requestLayout,
+  DRAIN_QUEUE, OUTBOX_COMMIT_CHANNEL, createBoss, drainKey, ensureDrainQueue, ensureShards, parseCommitPayload, queryRunner, requestLayout,
   runQuery, wakeShards, type LayoutRow,
 } from '@relevo/db/sql';
 import type { Logger } from '@relevo/runtime';
 import { CommitSignal, coalescedWakes } from './commit-signal.ts';
 import { drainShard, type DrainDeps } from './drain.ts';
-import { BrokerUnavailableError, CursorBehindError, FenceLostError, SendOutcomeUnknownError, ShardBusyError } from './errors.ts';
+import { BrokerUnavailableError, FenceLostError, SendOutcomeUnknownError, ShardBusyError } from './errors.ts';
 import type { RelayMetrics } from './metrics.ts';
 import type { ProducerPool } from './producers.ts';
 import { RetryTimers } from './retry-timers.ts';
-import { drainShardSnapshot } from './snapshot-drain.ts';
 import { ShardLeases, type ShardLease } from './shard-lease.ts';
 
 export interface RelayWorkerOptions {
@@ -45,11 +44,7 @@ export interface RelayWorkerOptions {
   idleLingerMs?: number;
   /** A run still going this long after its budget is taken for hung, fenced off, and its shard freed. */
   stallAfterMs?: number;
-  /** RELAY_OUTBOX_DESIGN: rows claimed and marked (`claim`), or read write-once by snapshot windows (`snapshot`). */
-  design?: OutboxDesign;
 }
-
-export type OutboxDesign = 'claim' | 'snapshot';
 
 export interface RelayWorker {
   relayId: string;
@@ -128,8 +123,7 @@ class ShardRuns {
       if (!lease) return this.lockedOut(shard);
       held.lease = lease;
       try {
-        const drain = this.o.design === 'snapshot' ? drainShardSnapshot : drainShard;
-        const outcome = await drain({ ...this.deps, session: lease.session, lockPid: lease.pid, current }, shard, this.stopping ? 0 : this.o.runBudgetMs);
+        const outcome = await drainShard({ ...this.deps, session: lease.session, lockPid: lease.pid, current }, shard, this.stopping ? 0 : this.o.runBudgetMs);
         this.o.metrics.drainRun(shard, outcome.reason);
         if (outcome.published > 0 || outcome.failed > 0) this.o.log.debug({ shard, ...outcome }, 'drain run');
         if (outcome.reason === 'budget' && !this.stopping) await this.requeue(shard);
@@ -155,9 +149,6 @@ class ShardRuns {
     } else if (err instanceof SendOutcomeUnknownError) {
       this.o.metrics.drainRun(shard, 'send_failed');
       this.o.log.warn({ shard, reason: err.message, retryInMs: this.o.busyDelayMs }, 'sends failed with their fate unknown: rows stay in hand, no attempt counted');
-    } else if (err instanceof CursorBehindError) {
-      this.o.metrics.drainRun(shard, 'cursor_behind');
-      this.o.log.error({ shard, reason: err.message }, 'the shard\'s cursor is behind the broker: nothing of it is published');
     } else if (err instanceof ShardBusyError || err instanceof FenceLostError) {
       this.o.metrics.drainRun(shard, err.code === 'SHARD_BUSY' ? 'busy' : 'fence_lost');
       this.o.log.info({ shard, reason: err.message }, 'shard not ours right now: backing off');
@@ -199,7 +190,6 @@ export async function startRelayWorker(options: RelayWorkerOptions): Promise<Rel
   await boss.start();
   await ensureDrainQueue(boss);
   await runQuery(o.sql, ensureShards({ shards }));
-  if (o.design === 'snapshot') await runQuery(o.sql, ensureCursors({ shards }));
   const running = new Set<Promise<unknown>>();
 
   const wake = (shard: number) => wakeShards(boss, [shard]);
