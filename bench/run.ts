@@ -6,7 +6,8 @@
 // `claim` (claim cost as sent history piles up) and `cluster` (the relay on the test cluster
 // against the dev broker, side by side) run only when named in --only.
 // --quick: a tenth of the sizes (under five minutes in all). --profile: CPU-profile the e2e
-// relay (V8 .cpuprofile under bench/results/profiles/, summarised into the JSON).
+// relay (V8 .cpuprofile under bench/results/profiles/, summarised into the JSON). Each part
+// records the load average at its start and end (part_loadavg), printed beside its figures.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -39,13 +40,21 @@ const results: Record<string, unknown> = {
   },
 };
 const began = performance.now();
+// Every part's figures come with the load average at its start and end: the machine's two
+// cores may be shared, and a figure means little without it.
+const partLoad: Record<string, { start: number[]; end: number[] }> = {};
+results.part_loadavg = partLoad;
+const load = () => loadavg().map((x) => +x.toFixed(2));
+const loadOf = (part: string) => (partLoad[part] ? `load ${partLoad[part].start[0]} → ${partLoad[part].end[0]}` : '');
 const timed = async <T>(part: string, fn: () => Promise<T>): Promise<T> => {
   const t0 = performance.now();
-  log(`part ${part}: start`);
+  const start = load();
+  log(`part ${part}: start (load average ${start.join(' ')})`);
   const r = await fn();
+  partLoad[part] = { start, end: load() };
   (results.part_seconds ??= {} as Record<string, number>);
   (results.part_seconds as Record<string, number>)[part] = Math.round((performance.now() - t0) / 1000);
-  log(`part ${part}: done in ${Math.round((performance.now() - t0) / 1000)} s`);
+  log(`part ${part}: done in ${Math.round((performance.now() - t0) / 1000)} s (load average ${partLoad[part].end.join(' ')})`);
   return r;
 };
 
@@ -134,21 +143,21 @@ writeFileSync(new URL(`./results/${String(results.started_at).replace(/[:.]/g, '
 
 const fmt = (v: unknown) => (v === undefined ? '—' : typeof v === 'number' ? v.toLocaleString('en-US') : String(v));
 const rows: [string, unknown, string][] = [
-  ['e2e events/s', results.e2e_events_per_s, '≥ 20,000'],
-  ['limit (pg claim+mark | broker)', limits ? `${fmt(limits.pg_claim_mark_rows_per_s)} | ${fmt(limits.broker_ingest_msgs_per_s)}` : undefined, ''],
+  ['e2e events/s', results.e2e_events_per_s, `≥ 20,000  ${loadOf('e2e')}`],
+  ['limit (pg claim+mark | broker)', limits ? `${fmt(limits.pg_claim_mark_rows_per_s)} | ${fmt(limits.broker_ingest_msgs_per_s)}` : undefined, loadOf('limits')],
   ['limit_ratio', results.limit_ratio, '≥ 0.6'],
-  ['baseline_ratio', results.baseline_ratio, '≥ 5'],
+  ['baseline_ratio', results.baseline_ratio, `≥ 5  ${loadOf('baseline')}`],
   ...(latency?.steps ?? []).map((s): [string, unknown, string] => [
     `latency @${s.offered_per_s}/s p50/p95/p99 ms`, `${s.receipt_ms.p50}/${s.receipt_ms.p95}/${s.receipt_ms.p99} (achieved ${s.achieved_per_s}/s)`,
-    s.offered_per_s === 1_000 ? 'p99 ≤ 50' : '']),
-  ['write_overhead', results.write_overhead, '≤ 0.20'],
+    `${s.offered_per_s === 1_000 ? 'p99 ≤ 50  ' : ''}${loadOf('latency')}`]),
+  ['write_overhead', results.write_overhead, `≤ 0.20  ${loadOf('write_overhead')}`],
   ['write CPU ms/tx (with | without outbox)', writes ? `${writes.cpu_ms_per_tx.with_outbox} | ${writes.cpu_ms_per_tx.without_outbox}` : undefined, ''],
   ['http PATCH req/s (with outbox)', writes?.http_median_req_per_s, ''],
   ['relay_rss_mib', results.relay_rss_mib, '≤ 200'],
-  ['scaling_ratio (2 relays / 1)', results.scaling_ratio, ''],
+  ['scaling_ratio (2 relays / 1)', results.scaling_ratio, [loadOf('scaling(1)'), loadOf('scaling(2)')].filter(Boolean).join('; ')],
   ['cluster events/s (standalone | cluster | 4 partitions)', results.cluster ? (['standalone', 'cluster', 'cluster_4_partitions'] as const)
-    .map((k) => fmt((results.cluster as Awaited<ReturnType<typeof runClusterComparison>>)[k].median_steady_events_per_s)).join(' | ') : undefined, ''],
-  ['producer_ratio (relevo / java)', results.producer_ratio, '≥ 0.8'],
+    .map((k) => fmt((results.cluster as Awaited<ReturnType<typeof runClusterComparison>>)[k].median_steady_events_per_s)).join(' | ') : undefined, loadOf('cluster')],
+  ['producer_ratio (relevo / java)', results.producer_ratio, `≥ 0.8  ${loadOf('producer')}`],
 ];
 const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => fmt(r[1]).length));
