@@ -87,7 +87,7 @@ it('looks for rows in hand only while their shard is unsettled; a settled shard 
     const reclaimed = await runQuery(tx, reclaimInHand({ shard: 0, relayId: 'settle-test-2', lockPid: pid }));
     expect(reclaimed.map((r) => r.publish_sequence).sort()).toEqual(claimed.map((r) => r.publish_sequence).sort());
 
-    await runQuery(tx, markSent({ rows: claimed.map((r) => ({ id: r.id, sequence: r.publish_sequence, messageId: `${r.id}:0:-1:-1` })) }));
+    await runQuery(tx, markSent({ rows: claimed.map((r) => ({ id: r.id, sequence: r.publish_sequence, messageId: `${r.id}:0:-1:-1` })), claimedBy: 'settle-test-2' }));
     const settle = settleShard({ shard: 0, lockPid: pid });
     const [settled] = await tx.unsafe<{ shard: number }[]>(`${settle.text} returning shard`, settle.values as never[]);
     expect(settled).toEqual({ shard: 0 });

@@ -6,7 +6,7 @@
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  claimBatch, connectDatabase, connectSql, ensureShards, giveBack, markSent, queryRunner, requestLayout, runQuery, shardOf, shardRange,
+  claimBatch, connectDatabase, connectSql, ensureShards, giveBack, markSent, queryRunner, reclaimInHand, requestLayout, runQuery, shardOf, shardRange,
   type ClaimedRow, type Database, type QueryRunner,
 } from '@relevo/db';
 import { TOPICS } from '@relevo/events';
@@ -74,6 +74,11 @@ describe('the sequence rule', () => {
       pool.acquire(0);
       await sleep(80);
       await expect(producer.send({ payload: new Uint8Array([0]) })).resolves.toMatchObject({ sequenceId: expect.any(BigInt) });
+      // A run fenced off as stalled releases late, after the next run took the shard.
+      pool.acquire(0);
+      pool.release(0);
+      await sleep(80);
+      await expect(producer.send({ payload: new Uint8Array([0]) })).resolves.toMatchObject({ sequenceId: expect.any(BigInt) });
       pool.release(0);
       await sleep(80);
       await expect(producer.send({ payload: new Uint8Array([0]) })).rejects.toMatchObject({ code: 'AlreadyClosed' });
@@ -109,13 +114,30 @@ describe('the sequence rule', () => {
       shard, range: shardRange(shard, SHARDS), limit: 10, relayId: 'stale', lockPid, held: [], generation: 1,
     }));
     const [first] = await claim();
-    await runQuery(database.sql, giveBack({ failed: [], held: [{ id: first!.id, sequence: first!.publish_sequence }], maxAttempts: 3 }));
+    await runQuery(database.sql, giveBack({ failed: [], held: [{ id: first!.id, sequence: first!.publish_sequence }], maxAttempts: 3, claimedBy: 'stale' }));
     const [again] = await claim();
     expect(again!.publish_sequence).toBeGreaterThan(first!.publish_sequence);
-    const stale = await runQuery(database.sql, markSent({ rows: [{ id: first!.id, sequence: first!.publish_sequence, messageId: '1:1:-1:-1' }] }));
+    const stale = await runQuery(database.sql, markSent({ rows: [{ id: first!.id, sequence: first!.publish_sequence, messageId: '1:1:-1:-1' }], claimedBy: 'stale' }));
     expect(stale.count).toBe(0);
-    const current = await runQuery(database.sql, markSent({ rows: [{ id: again!.id, sequence: again!.publish_sequence, messageId: '1:2:-1:-1' }] }));
+    const current = await runQuery(database.sql, markSent({ rows: [{ id: again!.id, sequence: again!.publish_sequence, messageId: '1:2:-1:-1' }], claimedBy: 'stale' }));
     expect(current.count).toBe(1);
+  });
+
+  it('lets no stale run give back or mark a row the next run took in hand under the same sequence', async () => {
+    const partner = await partnerWith(1);
+    const shard = shardOf(partner, SHARDS);
+    const [row] = await runQuery(session, claimBatch({
+      shard, range: shardRange(shard, SHARDS), limit: 10, relayId: 'run-a', lockPid, held: [], generation: 1,
+    }));
+    // Run A is fenced off as stalled; run B takes its rows in hand, keeping their sequences.
+    const [taken] = await runQuery(session, reclaimInHand({ shard, relayId: 'run-b', lockPid }));
+    expect(taken!.publish_sequence).toBe(row!.publish_sequence);
+    const late = { id: row!.id, sequence: row!.publish_sequence };
+    await runQuery(database.sql, giveBack({ failed: [{ ...late, error: 'late', delayMs: 0 }], held: [late], maxAttempts: 1, claimedBy: 'run-a' }));
+    expect((await runQuery(database.sql, markSent({ rows: [{ ...late, messageId: '1:1:-1:-1' }], claimedBy: 'run-a' }))).count).toBe(0);
+    const [still] = await database.sql`select publish_sequence, attempts, parked_at, sent_at from outbox where id = ${String(row!.id)}`;
+    expect(still).toMatchObject({ publish_sequence: row!.publish_sequence, attempts: 0, parked_at: null, sent_at: null });
+    expect((await runQuery(database.sql, markSent({ rows: [{ ...late, messageId: '1:1:-1:-1' }], claimedBy: 'run-b' }))).count).toBe(1);
   });
 
   it('sends nothing once the run is fenced off, even if the fence comes while it waits for a producer', async () => {
@@ -150,6 +172,25 @@ describe('the sequence rule', () => {
     }
   });
 
+  /**
+   * What a restored backup leaves: the shard's rows (three of one partner) in hand under
+   * sequences the broker has since taken for other events (marked `lost_history`), that the
+   * restored database no longer holds. Returns the highest sequence in hand.
+   */
+  const restoredBackup = async (shard: number, producers: ProducerPool): Promise<bigint> => {
+    const rows = await runQuery(session, claimBatch({
+      shard, range: shardRange(shard, SHARDS), limit: 10, relayId: 'before-the-backup', lockPid, held: [], generation: 1,
+    }));
+    expect(rows).toHaveLength(3);
+    const producer = await producers.producer(TOPICS.partners, shard);
+    const highest = rows.reduce((max, r) => (r.publish_sequence > max ? r.publish_sequence : max), 0n);
+    for (let seq = highest - 2n; seq <= highest + 5n; seq++) {
+      await producer.send({ ...toOutgoingMessage(rows[0]!), sequenceId: seq, properties: { lost_history: 'true' } });
+    }
+    await producers.closeShard(shard);
+    return highest;
+  };
+
   it('gives rows in hand new sequences when the broker holds sequences the database never handed out', async () => {
     const namespace = await createTestNamespace();
     const partner = await partnerWith(3);
@@ -157,24 +198,35 @@ describe('the sequence rule', () => {
     const producers = new ProducerPool({ client, namespace, idleMs: 1_000 });
     const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
     try {
-      // What a restored backup leaves: the partner's three rows in hand under sequences the
-      // broker has since taken for other events, that the restored database no longer holds.
-      const rows = await runQuery(session, claimBatch({
-        shard, range: shardRange(shard, SHARDS), limit: 10, relayId: 'before-the-backup', lockPid, held: [], generation: 1,
-      }));
-      expect(rows).toHaveLength(3);
-      const producer = await producers.producer(TOPICS.partners, shard);
-      const highest = rows.reduce((max, r) => (r.publish_sequence > max ? r.publish_sequence : max), 0n);
-      for (let seq = highest - 2n; seq <= highest + 5n; seq++) {
-        await producer.send({ ...toOutgoingMessage(rows[0]!), sequenceId: seq, properties: { lost_history: 'true' } });
-      }
-      await producers.closeShard(shard);
+      const highest = await restoredBackup(shard, producers);
       await drain(shard, { producers });
       const received = await collect(consumer, TOPICS.partners, 8 + 3, 5_000);
       const ours = received.filter((r) => r.message.properties.lost_history === undefined);
       expect(ours.map((r) => Number((r.event.data as { version: number }).version))).toEqual([2, 3, 4]);
       const [sequences] = await database.sql<{ min: bigint }[]>`select min(publish_sequence) as min from outbox where aggregate_id = ${partner}`;
       expect(sequences!.min).toBeGreaterThan(highest + 5n);
+    } finally {
+      await consumer.close();
+      await producers.closeAll();
+    }
+  });
+
+  it('gives rows in hand new sequences even when the run that found the database behind stopped before it could', async () => {
+    const namespace = await createTestNamespace();
+    const partner = await partnerWith(3);
+    const shard = shardOf(partner, SHARDS);
+    const producers = new ProducerPool({ client, namespace, idleMs: 1_000 });
+    const consumer = await subscribeEarliest(client, topicUrl(namespace, TOPICS.partners));
+    try {
+      await restoredBackup(shard, producers);
+      // The first run raises the shard's sequence, then its connection fails before it gives the rows back.
+      const failing: QueryRunner = (q) => (q.name === 'give-back' ? Promise.reject(new Error('connection lost')) : queryRunner(database.sql)(q));
+      await expect(drain(shard, { producers, pool: failing })).rejects.toThrow('connection lost');
+      await producers.closeShard(shard);
+      await drain(shard, { producers });
+      const received = await collect(consumer, TOPICS.partners, 8 + 3, 5_000);
+      expect(received.filter((r) => r.message.properties.lost_history === undefined).map((r) => Number((r.event.data as { version: number }).version)))
+        .toEqual([2, 3, 4]);
     } finally {
       await consumer.close();
       await producers.closeAll();

@@ -209,12 +209,12 @@ describe.skipIf(skipReason !== undefined)('interop with the official Java client
       await updatePartner(database, partner!, 'Acme — replayed');
       // Claimed by shard 0, each under its id as sequence.
       const rows = await database.sql<Parameters<typeof toOutgoingMessage>[0][]>`
-        update outbox set publish_sequence = id, publish_shard = 0 returning id, event_id, aggregate_id, aggregate_version, event_type,
+        update outbox set publish_sequence = id, publish_shard = 0, claimed_by = 'interop' returning id, event_id, aggregate_id, aggregate_version, event_type,
                topic, payload, schema_fingerprint, headers, occurred_at, attempts, publish_sequence`;
       rows.sort((x, y) => (x.id < y.id ? -1 : 1));
       const producer = await pool.producer(TOPICS.partners, 0);
       const receipts = await Promise.all(rows.map((row) => producer.send(toOutgoingMessage(row))));
-      await runQuery(database.sql, markSent({ rows: rows.map((row, i) => ({ id: row.id, sequence: row.publish_sequence, messageId: formatMessageId(receipts[i]!.messageId) })) }));
+      await runQuery(database.sql, markSent({ rows: rows.map((row, i) => ({ id: row.id, sequence: row.publish_sequence, messageId: formatMessageId(receipts[i]!.messageId) })), claimedBy: 'interop' }));
       await pool.closeAll();
 
       const replayed = await promisify(execFile)(process.execPath, [cli, 'outbox', 'replay', '--all', '--json'], {

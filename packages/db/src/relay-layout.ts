@@ -86,18 +86,28 @@ function replacePendingLayout(i: { generation: number; shards: number; requested
 
 const announceLayout = () => query('announce-layout', `select pg_notify('${LAYOUT_CHANNEL}', 'requested')`);
 
+/** The shards relays drained before any layout was recorded: one sequence row each. */
+const shardsInUse = () => query<{ shards: number }>('shards-in-use', 'select count(*)::int as shards from relay_shards');
+
 /**
- * A relay asks for its shard count. The first relay records it as the active layout; a
- * request equal to the newest layout (pending, else active) changes nothing; another count
- * becomes (or replaces) the pending layout. Returns the layout after the request.
+ * A relay asks for its shard count. The first relay records it as the active layout — unless
+ * relays drained shards before layouts were recorded (relay_shards has rows) under another
+ * count: that count is recorded as active and the request as pending, so the old shards
+ * settle what they hold and close before the new count claims anything. A request equal to
+ * the newest layout (pending, else active) changes nothing; another count becomes (or
+ * replaces) the pending layout. Returns the layout after the request.
  */
 export async function requestLayout(sql: postgres.Sql, shards: number, requestedBy: string): Promise<Layout> {
   return sql.begin(async (tx) => {
     await runQuery(tx, lockLayouts());
     const layout = toLayout(await runQuery(tx, currentLayouts()));
     if (layout && (layout.pending ?? layout.active).shards === shards) return layout;
-    if (!layout) await runQuery(tx, recordLayout({ generation: 1, shards, state: 'active', requestedBy }));
-    else if (layout.pending) await runQuery(tx, replacePendingLayout({ generation: layout.pending.generation, shards, requestedBy }));
+    if (!layout) {
+      const [before] = await runQuery(tx, shardsInUse());
+      const earlier = before?.shards ?? 0;
+      await runQuery(tx, recordLayout({ generation: 1, shards: earlier > 0 ? earlier : shards, state: 'active', requestedBy }));
+      if (earlier > 0 && earlier !== shards) await runQuery(tx, recordLayout({ generation: 2, shards, state: 'pending', requestedBy }));
+    } else if (layout.pending) await runQuery(tx, replacePendingLayout({ generation: layout.pending.generation, shards, requestedBy }));
     else await runQuery(tx, recordLayout({ generation: layout.active.generation + 1, shards, state: 'pending', requestedBy }));
     await runQuery(tx, announceLayout());
     return toLayout(await runQuery(tx, currentLayouts()))!;

@@ -50,6 +50,8 @@ export interface ClaimedRow {
 export interface InHandRow extends ClaimedRow {
   /** An earlier unsent row of its partner is not in hand (given back, backing off, parked). */
   behind: boolean;
+  /** At or below the shard's untrusted sequence: handed out by a history the broker does not share. */
+  untrusted: boolean;
 }
 
 /** A shard's key range, [from, to): see shardRange. */
@@ -111,18 +113,21 @@ export function reclaimInHand(i: { shard: number; relayId: string; lockPid: numb
     returning ${OUTBOX_ROW_COLUMNS.split(',').map((c) => `o.${c.trim()}`).join(', ')},
       exists (select from outbox e
                where e.aggregate_id = o.aggregate_id and e.id < o.id and ${unsentAs('e')}
-                 and e.publish_sequence is null) as behind`, [i.shard, i.relayId, i.lockPid]);
+                 and e.publish_sequence is null) as behind,
+      o.publish_sequence <= (select untrusted_sequence from relay_shards where shard = $1) as untrusted`, [i.shard, i.relayId, i.lockPid]);
 }
 
 /**
  * Moves the shard's sequence past what the broker holds for its producers, and says whether
  * it had to: the database then is behind the broker (a restored backup, a failover that lost
  * the old primary's last commits), and its rows in hand cannot be trusted to be what the
- * broker stored under their sequences. Returns the sequence before, or no row when it was
- * not behind.
+ * broker stored under their sequences. The same statement marks every sequence handed out so
+ * far untrusted, so a run that stops before giving those rows new sequences leaves the next
+ * one the same verdict. Returns the sequence before, or no row when it was not behind.
  */
 export function raiseSequenceFloor(i: { shard: number; brokerFloor: bigint }): Query<{ before: bigint }> {
-  return query('raise-sequence-floor', `update relay_shards r set last_sequence = $2::bigint
+  return query('raise-sequence-floor', `update relay_shards r set last_sequence = $2::bigint,
+         untrusted_sequence = greatest(r.untrusted_sequence, before.last_sequence)
       from relay_shards before
      where r.shard = $1 and before.shard = $1 and r.last_sequence < $2::bigint
     returning before.last_sequence as before`, [i.shard, i.brokerFloor.toString()]);
@@ -134,8 +139,8 @@ export function raiseSequenceFloor(i: { shard: number; brokerFloor: bigint }): Q
  * is in hand up to the last sequence handed out. Writes nothing when already settled.
  */
 export function settleShard(i: { shard: number; lockPid: number }): Query {
-  return query('settle-shard', `update relay_shards set settled_sequence = last_sequence
-    where shard = $1 and settled_sequence <> last_sequence and ${FENCED('$2')}`, [i.shard, i.lockPid]);
+  return query('settle-shard', `update relay_shards set settled_sequence = last_sequence, untrusted_sequence = 0
+    where shard = $1 and (settled_sequence <> last_sequence or untrusted_sequence <> 0) and ${FENCED('$2')}`, [i.shard, i.lockPid]);
 }
 
 /**
@@ -186,16 +191,17 @@ export interface SentRow {
 }
 
 /**
- * Marks rows sent. Only a row still holding the sequence it was sent with is marked: a stale
- * run (fenced off, its rows given back and claimed anew) cannot mark a row of another run.
+ * Marks rows sent. Only a row still held by the run (`claimedBy`, the run's own token) under the
+ * sequence it was sent with is marked: a stale run (fenced off, its rows given back and claimed
+ * anew, or taken in hand by the next run) cannot mark a row of another run.
  */
-export function markSent(i: { rows: readonly SentRow[] }): Query {
+export function markSent(i: { rows: readonly SentRow[]; claimedBy: string }): Query {
   return query('mark-sent', `update outbox o
      set sent_at = now(), broker_message_id = v.message_id, claimed_by = null, claimed_at = null,
          last_error = null, next_attempt_at = null
     from unnest($1::bigint[], $2::bigint[], $3::text[]) as v(id, seq, message_id)
-   where o.id = v.id and o.publish_sequence = v.seq and o.sent_at is null`, [
-    i.rows.map((r) => r.id.toString()), i.rows.map((r) => r.sequence.toString()), i.rows.map((r) => r.messageId),
+   where o.id = v.id and o.publish_sequence = v.seq and o.claimed_by = $4 and o.sent_at is null`, [
+    i.rows.map((r) => r.id.toString()), i.rows.map((r) => r.sequence.toString()), i.rows.map((r) => r.messageId), i.claimedBy,
   ]);
 }
 
@@ -215,13 +221,13 @@ export interface HeldRow {
 
 /**
  * In one statement: failed rows count an attempt and back off (or are parked, at
- * `maxAttempts`), held rows go back in line, and so do the failed rows' partners' later rows
- * still in hand (a claim that ran ahead took them): all without their sequences. One statement,
- * so no stop between recording a failure and releasing the rows behind it can leave a later
- * row in hand to be sent ahead of the failed one. Rows are only touched while they still hold
- * the sequence the run knows them by. Returns the failed rows, with whether each is parked.
+ * `maxAttempts`), and the rows of their partner held behind them go back in line, all without
+ * their sequences. One statement, so no stop between recording a failure and releasing the
+ * rows behind it can leave a later row in hand to be sent ahead of the failed one. Rows are
+ * only touched while the run (`claimedBy`) still holds them under the sequence it knows them
+ * by. Returns the failed rows, with whether each is parked.
  */
-export function giveBack(i: { failed: readonly FailedRow[]; held: readonly HeldRow[]; maxAttempts: number }): Query<{ id: bigint; parked: boolean }> {
+export function giveBack(i: { failed: readonly FailedRow[]; held: readonly HeldRow[]; maxAttempts: number; claimedBy: string }): Query<{ id: bigint; parked: boolean }> {
   const release = 'publish_sequence = null, publish_shard = null, claimed_by = null, claimed_at = null';
   return query('give-back', `with failed as (
       update outbox o
@@ -230,31 +236,31 @@ export function giveBack(i: { failed: readonly FailedRow[]; held: readonly HeldR
              parked_at = case when o.attempts + 1 >= $5::int then now() end,
              ${release}
         from unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[]) as v(id, seq, error, delay_ms)
-       where o.id = v.id and o.publish_sequence = v.seq
-      returning o.id, o.aggregate_id, o.parked_at is not null as parked
+       where o.id = v.id and o.publish_sequence = v.seq and o.claimed_by = $8
+      returning o.id, o.parked_at is not null as parked
     ), held as (
       update outbox o set ${release}
         from unnest($6::bigint[], $7::bigint[]) as h(id, seq)
-       where o.id = h.id and o.publish_sequence = h.seq
-      returning o.id
-    ), behind as (
-      update outbox o set ${release}
-        from failed f
-       where o.aggregate_id = f.aggregate_id and o.id > f.id and ${unsentAs('o')}
-         and o.publish_sequence is not null and o.id <> all($6::bigint[]) and o.id <> all($1::bigint[])
+       where o.id = h.id and o.publish_sequence = h.seq and o.claimed_by = $8
       returning o.id
     )
     select id, parked from failed`, [
     i.failed.map((f) => f.id.toString()), i.failed.map((f) => f.sequence.toString()), i.failed.map((f) => f.error),
     i.failed.map((f) => String(f.delayMs)), i.maxAttempts,
-    i.held.map((h) => h.id.toString()), i.held.map((h) => h.sequence.toString()),
+    i.held.map((h) => h.id.toString()), i.held.map((h) => h.sequence.toString()), i.claimedBy,
   ]);
 }
 
-/** When the next backing-off row of a shard becomes due. */
-export function nextRetryAt(i: { range: KeyRange }): Query<{ at: Date | null }> {
+/**
+ * When the next backing-off row of a shard becomes due; none while the layout's claims are
+ * closed (a layout pending, or this one retired), or the wake would find nothing to claim,
+ * again and again.
+ */
+export function nextRetryAt(i: { range: KeyRange; generation: number }): Query<{ at: Date | null }> {
   return query('next-retry-at', `select min(next_attempt_at) as at from outbox
-   where ${UNSENT} and parked_at is null and attempts > 0 and shard_key >= $1::bigint and shard_key < $2::bigint`, [i.range.from, i.range.to]);
+   where ${UNSENT} and parked_at is null and attempts > 0 and shard_key >= $1::bigint and shard_key < $2::bigint
+     and exists (select from relay_layout where generation = $3 and state = 'active')
+     and not exists (select from relay_layout where state = 'pending')`, [i.range.from, i.range.to, i.generation]);
 }
 
 /** Backlog per shard for metrics. */

@@ -98,6 +98,13 @@ export const relayShards = pgTable('relay_shards', {
   shard: integer('shard').primaryKey(),
   lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
   settledSequence: bigint('settled_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
+  /**
+   * Rows in hand at or below it get new sequences instead of being judged by the broker's:
+   * the database was found behind the broker (a restored backup, a lossy failover), so their
+   * sequences may name other events on the broker. Set with the raise of the shard's
+   * sequence, cleared when the shard settles.
+   */
+  untrustedSequence: bigint('untrusted_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
 });
 
 /**

@@ -82,11 +82,21 @@ interface BatchResult {
   unknown: ClaimedRow[];
 }
 
+interface Ready {
+  row: ClaimedRow;
+  span: Span;
+  producer: Producer;
+  message: OutgoingMessage;
+}
+
 interface Batch {
   rows: ClaimedRow[];
   /** Rows an earlier run left in hand, each fate already decided: sent whatever their partner. */
   inHand: boolean;
 }
+
+/** Numbers this process's runs, for their claim tokens. */
+let runs = 0;
 
 const bySequence = (rows: ClaimedRow[]): ClaimedRow[] => [...rows].sort((a, b) => (a.publish_sequence < b.publish_sequence ? -1 : 1));
 
@@ -100,6 +110,8 @@ class DrainRun {
   private readonly current: () => boolean;
   /** Partners this run holds back: a row of theirs failed in it, or waits in hand. Never claimed again in this run. */
   private readonly held = new Set<string>();
+  /** This run's claims: claimed_by on every row it takes; its marks and give-backs touch only those. */
+  private readonly token: string;
   private leftInHand = 0;
   private published = 0;
   private failed = 0;
@@ -113,6 +125,7 @@ class DrainRun {
     this.deadline = this.now() + budgetMs;
     this.producers = producers;
     this.current = current;
+    this.token = `${deps.relayId}#${++runs}`;
   }
 
   async run(): Promise<DrainOutcome> {
@@ -122,20 +135,21 @@ class DrainRun {
     if (this.leftInHand === 0) await this.settle();
     const outcome = { published: this.published, failed: this.failed, leftInHand: this.leftInHand };
     if (reason === 'budget') return { ...outcome, reason, nextRetryAt: undefined };
-    const [retry] = await this.deps.session(nextRetryAt({ range: this.range }));
+    const [retry] = await this.deps.session(nextRetryAt({ range: this.range, generation: this.deps.generation }));
     return { ...outcome, reason, nextRetryAt: retry?.at ?? undefined, commitsSeen: this.commitsSeen };
   }
 
   /**
    * Nothing is in hand: the shard is settled, and if another layout is pending it closes for
-   * it (its claims already find nothing); the last shard to close activates the new layout.
+   * it (its claims already find nothing). Every settle then tries the activation: whichever
+   * run sees every shard closed activates the new layout, so one that closed the last shard
+   * and stopped before activating it leaves the next run of any shard to do so.
    */
   private async settle(): Promise<void> {
     const { session, lockPid, generation } = this.deps;
     await session(settleShard({ shard: this.shard, lockPid }));
     const closed = await session(closeLayoutShard({ generation, shard: this.shard, lockPid }));
-    if (closed.count === 0) return;
-    this.deps.log.info({ shard: this.shard, generation }, 'shard closed for the pending layout');
+    if (closed.count > 0) this.deps.log.info({ shard: this.shard, generation }, 'shard closed for the pending layout');
     const [activated] = await session(activatePendingLayout({ generation }));
     if (activated) this.deps.log.info({ generation: activated.generation }, 'every shard closed: the pending layout is active');
   }
@@ -158,7 +172,7 @@ class DrainRun {
 
   /** Rows an earlier run left in hand: the batches to send first (each on its own), after giving back what goes back in line. */
   private async takeInHand(databaseBehind: boolean): Promise<ClaimedRow[][]> {
-    const rows = await this.deps.session(reclaimInHand({ shard: this.shard, relayId: this.deps.relayId, lockPid: this.deps.lockPid }));
+    const rows = await this.deps.session(reclaimInHand({ shard: this.shard, relayId: this.token, lockPid: this.deps.lockPid }));
     if (rows.length === 0) return [];
     const plan = planInHand(rows, (row) => this.producers.floorOf(row), databaseBehind);
     for (const row of plan.keep) this.held.add(row.aggregate_id);
@@ -223,7 +237,7 @@ class DrainRun {
     if (part) return Promise.resolve({ rows: part, inHand: true });
     this.commitsSeen = this.deps.commits?.generation(this.shard) ?? 0;
     const claiming = this.deps.session(claimBatch({
-      shard: this.shard, range: this.range, limit: this.deps.batchSize, relayId: this.deps.relayId, lockPid: this.deps.lockPid,
+      shard: this.shard, range: this.range, limit: this.deps.batchSize, relayId: this.token, lockPid: this.deps.lockPid,
       held: [...this.held], generation: this.deps.generation,
     })).then((rows): Batch => ({ rows: [...rows], inHand: false }));
     // Awaited by the loop, or on the way out; a run stopped by a publish error must not also
@@ -242,45 +256,9 @@ class DrainRun {
     return commits.wait(this.shard, this.commitsSeen, Math.min(this.deps.idleLingerMs ?? 0, this.deadline - this.now()));
   }
 
-  /**
-   * Sends a batch's rows in sequence order. Everything that can fail a row before the broker
-   * sees it (encoding, its topic's producer, the size limit) is decided first, and such rows,
-   * with the rows of their partner held behind them, go back in line before any row of the
-   * batch is sent: a row given back after a higher sequence of its producer was stored would
-   * look stored to the next run.
-   */
+  /** Sends a batch's rows in sequence order, once prepare() has settled those that cannot go. */
   private async publishBatch(batch: Batch): Promise<BatchResult> {
-    const ready: { row: ClaimedRow; span: Span; producer: Producer; message: OutgoingMessage }[] = [];
-    const failed: { row: ClaimedRow; error: string }[] = [];
-    const held: ClaimedRow[] = [];
-    const failedHere = new Set<string>();
-    for (const row of bySequence(batch.rows)) {
-      if (failedHere.has(row.aggregate_id) || (!batch.inHand && this.held.has(row.aggregate_id))) {
-        held.push(row);
-        continue;
-      }
-      const span = startPublishSpan(row, this.shard);
-      try {
-        const message = toOutgoingMessage(row, traceHeadersOf(span));
-        const producer = this.producers.producerFor(row.topic);
-        const tooBig = messageTooBig(message.payload, producer.maxMessageSize);
-        if (tooBig) throw tooBig;
-        ready.push({ row, span, producer, message });
-      } catch (err) {
-        endSpanWithError(span, err);
-        failedHere.add(row.aggregate_id);
-        this.held.add(row.aggregate_id);
-        failed.push({ row, error: describeError(err) });
-      }
-    }
-    if (failed.length > 0 || held.length > 0) {
-      try {
-        await this.giveBack(failed, held);
-      } catch (err) {
-        for (const r of ready) r.span.end();
-        throw err;
-      }
-    }
+    const ready = await this.prepare(batch);
     const receipts = Promise.allSettled(ready.map((r) => this.producers.send(r.producer, r.message)));
     // The claim is the whole batch: send it now rather than after the producer's batching
     // delay, a timer that fires late on a busy event loop. Its receipts are awaited below.
@@ -309,6 +287,63 @@ class DrainRun {
     return result;
   }
 
+  /**
+   * Decides, before any row of the batch is sent, everything that can fail a row before the
+   * broker sees it (encoding, its topic's producer, the size limit), and gives such rows, with
+   * the rows of their partner held behind them, back in line: a row given back after a higher
+   * sequence of its producer was stored would look stored to the next run. A producer's size
+   * limit can change while the give-back is in flight (a reconnect): the rows are checked again
+   * until none fails. Rows in hand at or below their producer's floor are on the broker
+   * already: they go out whatever their partner's state, and one that cannot stays in hand.
+   */
+  private async prepare(batch: Batch): Promise<Ready[]> {
+    let rows = bySequence(batch.rows);
+    for (;;) {
+      const ready: Ready[] = [];
+      const failed: { row: ClaimedRow; error: string }[] = [];
+      const held: ClaimedRow[] = [];
+      for (const row of rows) {
+        const floor = batch.inHand ? this.producers.floorOf(row) : undefined;
+        const stored = floor !== undefined && row.publish_sequence <= floor;
+        if (!stored && this.held.has(row.aggregate_id)) {
+          held.push(row);
+          continue;
+        }
+        const span = startPublishSpan(row, this.shard);
+        try {
+          const message = toOutgoingMessage(row, traceHeadersOf(span));
+          const producer = this.producers.producerFor(row.topic);
+          const tooBig = messageTooBig(message.payload, producer.maxMessageSize);
+          if (tooBig) throw tooBig;
+          ready.push({ row, span, producer, message });
+        } catch (err) {
+          endSpanWithError(span, err);
+          this.held.add(row.aggregate_id);
+          if (stored) this.keepInHand(row, err);
+          else failed.push({ row, error: describeError(err) });
+        }
+      }
+      if (failed.length === 0 && held.length === 0) return ready;
+      try {
+        await this.giveBack(failed, held);
+      } catch (err) {
+        for (const r of ready) r.span.end();
+        throw err;
+      }
+      if (ready.every((r) => !messageTooBig(r.message.payload, r.producer.maxMessageSize))) return ready;
+      for (const r of ready) r.span.end();
+      rows = ready.map((r) => r.row);
+    }
+  }
+
+  /** A row the broker has that cannot be sent again now: left in hand, its partner waiting, the shard unsettled. */
+  private keepInHand(row: ClaimedRow, err: unknown): void {
+    this.leftInHand++;
+    this.deps.log.error({
+      shard: this.shard, outbox_id: row.id.toString(), event_id: row.event_id, topic: row.topic, aggregate_id: row.aggregate_id, error: describeError(err),
+    }, 'a row in hand the broker already has cannot be sent again: it stays in hand, its partner waits');
+  }
+
   /** Failed rows wait out their backoff (or are parked), held rows go back in line: both without a sequence. */
   private async giveBack(failed: { row: ClaimedRow; error: string }[], held: ClaimedRow[]): Promise<void> {
     // A fenced run's failures may be the fence's doing (its producers closed): they count no attempt.
@@ -321,6 +356,7 @@ class DrainRun {
       })),
       held: held.map((row) => ({ id: row.id, sequence: row.publish_sequence })),
       maxAttempts: this.deps.maxAttempts,
+      claimedBy: this.token,
     }));
     const parked = new Set(given.filter((g) => g.parked).map((g) => g.id));
     for (const { row, error } of failed) {
@@ -340,6 +376,7 @@ class DrainRun {
     const ackedAt = this.now();
     const marked = await this.deps.pool(markSent({
       rows: sent.map(({ row, messageId }) => ({ id: row.id, sequence: row.publish_sequence, messageId })),
+      claimedBy: this.token,
     }));
     if (marked.count < sent.length) {
       this.deps.log.warn({ shard: this.shard, sent: sent.length, marked: marked.count },

@@ -17,15 +17,17 @@ const bySequence = (a: InHandRow, b: InHandRow) => (a.publish_sequence < b.publi
 
 /**
  * Sorts rows in hand by fate, each list in sequence order. `floorOf` is the broker's highest
- * sequence for the row's producer (and partition), undefined when unknown. `databaseBehind`:
- * the broker holds sequences the database never handed out (a restored backup, a failover
- * that lost commits), so a row's sequence says nothing of what the broker stored under it:
- * every row goes back in line for a new sequence (published at least once, never lost).
+ * sequence for the row's producer (and partition), undefined when unknown. `databaseBehind`
+ * (this run found the broker ahead of the database) or a row's `untrusted` (a run before it
+ * did, and stopped before this row was given back): the broker holds sequences the database
+ * never handed out (a restored backup, a failover that lost commits), so the row's sequence
+ * says nothing of what the broker stored under it, and it goes back in line for a new one
+ * (published at least once, never lost).
  */
 export function planInHand(rows: readonly InHandRow[], floorOf: (row: InHandRow) => bigint | undefined, databaseBehind: boolean): InHandPlan {
   const plan: InHandPlan = { stored: [], resend: [], giveBack: [], keep: [] };
   for (const row of [...rows].sort(bySequence)) {
-    if (databaseBehind) {
+    if (databaseBehind || row.untrusted) {
       plan.giveBack.push(row);
       continue;
     }

@@ -4,7 +4,7 @@
 // the new shard count. Changes are announced on LAYOUT_CHANNEL and also read every few
 // seconds, since an announcement made while the listening connection was down is lost.
 import type postgres from 'postgres';
-import { LAYOUT_CHANNEL, readLayout, requestLayout, type LayoutRow } from '@relevo/db/sql';
+import { LAYOUT_CHANNEL, activatePendingLayout, readLayout, requestLayout, runQuery, type LayoutRow } from '@relevo/db/sql';
 import type { Logger } from '@relevo/runtime';
 import type { RelayWorker } from './worker.ts';
 
@@ -51,6 +51,9 @@ export async function followLayout(o: LayoutFollowerOptions): Promise<LayoutFoll
       o.log.info({ active: now.active.shards, pending: now.pending.shards }, 'closing this layout\'s shards for the pending one');
       worker.closeForPendingLayout();
     }
+    // Once every shard has closed, whoever looks activates the pending layout: the run that
+    // closed the last shard may have stopped before it could.
+    if (now.pending) await runQuery(o.sql, activatePendingLayout({ generation: now.active.generation }));
   };
   const schedule = () => {
     checking = checking.then(check).catch((err: unknown) => o.log.warn({ err }, 'could not read the shard layout; retrying'));

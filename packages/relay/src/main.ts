@@ -26,7 +26,9 @@ export async function runRelayProcess(): Promise<number> {
   // relay (it must not publish to a topic partitioned otherwise than asked).
   await ensurePartitions(admin, config.PULSAR_NAMESPACE, wantedPartitions(config), log);
   const tracing = await startTracing('relevo-relay', log);
-  const sql = connectSql(config.DATABASE_URL, { max: config.RELAY_SHARDS + 4, applicationName: 'relevo-relay' });
+  // Marks and give-backs of every shard run at once, under the database's layout, which may
+  // have more shards than this relay asks for: postgres.js opens connections only as needed.
+  const sql = connectSql(config.DATABASE_URL, { max: Math.max(config.RELAY_SHARDS, 16) + 4, applicationName: 'relevo-relay' });
   const client = createClient({
     serviceUrl: config.BROKER_URL,
     ...(config.PULSAR_TOKEN ? { token: config.PULSAR_TOKEN, allowInsecureToken: config.PULSAR_ALLOW_INSECURE_TOKEN } : {}),

@@ -21,14 +21,15 @@ export function producerName(topic: string, shard: number): string {
 
 /**
  * The relay's producers, kept warm between a shard's drain runs. A shard's producers never
- * close on their own while a run holds the shard (acquire … release): closed under a run,
- * its sends in flight would fail with their fate unknown (test/relay.test.ts: "keeps a
- * shard's producers open while a run holds it").
+ * close on their own while a run holds the shard (acquire … release, counted: a run fenced off
+ * as stalled may release after the next run acquired): closed under a run, its sends in
+ * flight would fail with their fate unknown (test/relay-guarantees.test.ts: "keeps a shard's
+ * producers open while a run holds it").
  */
 export class ProducerPool {
   private readonly open = new Map<string, Promise<Producer>>();
   private readonly idleTimers = new Map<number, NodeJS.Timeout>();
-  private readonly held = new Set<number>();
+  private readonly holds = new Map<number, number>();
   private readonly opts: ProducerPoolOptions;
 
   constructor(opts: ProducerPoolOptions) {
@@ -58,15 +59,20 @@ export class ProducerPool {
   acquire(shard: number): void {
     clearTimeout(this.idleTimers.get(shard));
     this.idleTimers.delete(shard);
-    this.held.add(shard);
+    this.holds.set(shard, (this.holds.get(shard) ?? 0) + 1);
   }
 
   /** The run ended: keep the shard's producers warm for a while, then close them. */
   release(shard: number): void {
-    this.held.delete(shard);
+    const holds = (this.holds.get(shard) ?? 1) - 1;
+    if (holds > 0) {
+      this.holds.set(shard, holds);
+      return;
+    }
+    this.holds.delete(shard);
     clearTimeout(this.idleTimers.get(shard));
     this.idleTimers.set(shard, setTimeout(() => {
-      if (!this.held.has(shard)) void this.closeShard(shard);
+      if (!this.holds.has(shard)) void this.closeShard(shard);
     }, this.opts.idleMs).unref());
   }
 

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { InHandRow } from '@relevo/db/sql';
 import { planInHand } from '../src/in-hand.ts';
 
-const row = (seq: number, topic: string, partner = `p${seq % 3}`, behind = false): InHandRow => ({
+const row = (seq: number, topic: string, partner = `p${seq % 3}`, behind = false, untrusted = false): InHandRow => ({
   id: BigInt(seq), event_id: `e${seq}`, aggregate_id: partner, aggregate_version: 1, event_type: 'PartnerActualizado', topic,
-  payload: {}, schema_fingerprint: 'f', headers: {}, occurred_at: new Date(0), attempts: 0, publish_sequence: BigInt(seq), behind,
+  payload: {}, schema_fingerprint: 'f', headers: {}, occurred_at: new Date(0), attempts: 0, publish_sequence: BigInt(seq), behind, untrusted,
 });
 const names = (rows: InHandRow[]) => rows.map((r) => `${r.topic}${r.publish_sequence}`);
 const floors = (byTopic: Record<string, bigint>) => (r: InHandRow) => byTopic[r.topic];
@@ -32,6 +32,11 @@ describe('rows left in hand by an earlier run', () => {
   it('all go back in line for new sequences when the database is behind the broker', () => {
     const plan = planInHand([row(2, 'a'), row(1, 'a'), row(9, 'b')], floors({ a: 50n, b: 1n }), true);
     expect({ giveBack: names(plan.giveBack), other: [...plan.stored, ...plan.resend, ...plan.keep] }).toEqual({ giveBack: ['a1', 'a2', 'b9'], other: [] });
+  });
+
+  it('go back in line when an earlier run found the database behind the broker and stopped before giving them back', () => {
+    const plan = planInHand([row(3, 'a', 'p', false, true), row(9, 'a', 'q')], floors({ a: 5n }), false);
+    expect({ giveBack: names(plan.giveBack), resend: names(plan.resend) }).toEqual({ giveBack: ['a3'], resend: ['a9'] });
   });
 
   it('are judged by the floor of their own partition on a partitioned topic', () => {

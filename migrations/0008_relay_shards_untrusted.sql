@@ -1,0 +1,1 @@
+ALTER TABLE "relay_shards" ADD COLUMN "untrusted_sequence" bigint DEFAULT 0 NOT NULL;
