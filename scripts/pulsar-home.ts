@@ -41,8 +41,14 @@ function tarball(repo = mavenRepository()): string {
     `pulsar-server-distribution-${PULSAR_VERSION}-bin.tar.gz`);
 }
 
+/** Terminal escape sequences: Maven writes colour resets (ESC[0m) even with -B and style.color=never. */
+const ESCAPES = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+/** Runs a command; what it prints reaches the output as plain lines, without escape sequences. */
 function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const printed = `${r.stdout ?? ''}${r.stderr ?? ''}`.replace(ESCAPES, '').split('\n').filter((line) => line.trim() !== '');
+  if (printed.length > 0) console.log(printed.join('\n'));
   if (r.status !== 0) throw new BrokerError(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
 }
 
