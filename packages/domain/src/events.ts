@@ -2,8 +2,8 @@ import type { EstadoKyc, EstadoPartner, ResultadoKyc } from './partner.ts';
 
 // The six domain events of the service's event contract. Each carries the partner aggregate's version after the
 // change, so consumers can order and de-duplicate per partner.
-export interface PartnerCreado {
-  type: 'PartnerCreado';
+/** The partner as a change left it: what PartnerCreado and PartnerActualizado carry. */
+interface PartnerState {
   partner_id: string;
   version: number;
   nombre: string;
@@ -12,14 +12,12 @@ export interface PartnerCreado {
   estado_kyc: EstadoKyc;
 }
 
-export interface PartnerActualizado {
+export interface PartnerCreado extends PartnerState {
+  type: 'PartnerCreado';
+}
+
+export interface PartnerActualizado extends PartnerState {
   type: 'PartnerActualizado';
-  partner_id: string;
-  version: number;
-  nombre: string;
-  email: string;
-  estado: EstadoPartner;
-  estado_kyc: EstadoKyc;
   campos_actualizados: string[];
 }
 

@@ -6,10 +6,11 @@
 // batch-index ack needed). Until then the ack resolves immediately; if the consumer goes away first
 // the whole batch is redelivered, and entries already acked locally are filtered out of
 // redeliveries this consumer sees.
-import { Backoff, retrying, sleep } from './backoff.ts';
+import { retrying } from './backoff.ts';
+import { Reconnection, type Reconnectable } from './reconnection.ts';
 import type { Connection, ConsumerHandler } from './connection.ts';
 import type { ClientContext } from './context.ts';
-import { PulsarError, isFatalOnReconnect, isRetriable, toPulsarError } from './errors.ts';
+import { PulsarError, isRetriable, toPulsarError } from './errors.ts';
 import type { MessageQueue } from './message-queue.ts';
 import { entryKey } from './message-id.ts';
 import {
@@ -57,12 +58,12 @@ function isBefore(aLedger: bigint, aEntry: bigint, bLedger: bigint, bEntry: bigi
   return aLedger < bLedger || (aLedger === bLedger && aEntry <= bEntry);
 }
 
-export class ConsumerImpl implements ConsumerHandler {
+export class ConsumerImpl implements ConsumerHandler, Reconnectable {
   private readonly ctx: ClientContext;
   private readonly cfg: ConsumerConfig;
   private readonly queue: MessageQueue<Delivery>;
   private readonly id: number;
-  private readonly backoff = new Backoff();
+  private readonly reconnection = new Reconnection(this);
   private readonly trackers = new Map<string, BatchTracker>();
   private readonly ackWaiters = new Map<number, { waiters: AckWaiter[]; timer: NodeJS.Timeout }>();
   private readonly nacks = new Map<string, { ledgerId: bigint; entryId: bigint; due: number }>();
@@ -75,7 +76,6 @@ export class ConsumerImpl implements ConsumerHandler {
   private queuedAcks: Array<{ id: MessageIdData } & AckWaiter> = [];
   private ackFlushScheduled = false;
   private nackTimer: NodeJS.Timeout | undefined;
-  private reconnecting = false;
   private idleWaiters: Array<() => void> = [];
 
   private constructor(ctx: ClientContext, cfg: ConsumerConfig, queue: MessageQueue<Delivery>) {
@@ -100,7 +100,7 @@ export class ConsumerImpl implements ConsumerHandler {
     return this.cfg.subType === SubType.Shared || this.cfg.subType === SubType.Key_Shared;
   }
 
-  private async establish(): Promise<void> {
+  async establish(): Promise<void> {
     const { logical, physical } = await this.ctx.lookup.lookup(this.cfg.topic);
     const cnx = await this.ctx.pool.get(logical, physical);
     if (this.isClosing()) throw new PulsarError('AlreadyClosed', 'consumer closed');
@@ -125,7 +125,6 @@ export class ConsumerImpl implements ConsumerHandler {
     }
     this.cnx = cnx;
     this.state = 'ready';
-    this.backoff.reset();
     this.permits = 0;
     cnx.write(simpleFrame((w) => encodeFlow(w, this.id, this.cfg.receiverQueueSize)));
   }
@@ -148,31 +147,24 @@ export class ConsumerImpl implements ConsumerHandler {
     this.queue.removeWhere((d) => d.owner === this);
     this.failAcks(new PulsarError('ConnectionClosed', `ack not confirmed: ${err.message}; the message will be redelivered`));
     this.ctx.logger.info({ topic: this.cfg.topic, subscription: this.cfg.subscription, reason: err.message }, 'pulsar: consumer disconnected, reconnecting');
-    void this.reconnect();
+    this.reconnection.start();
   }
 
-  private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
-    try {
-      while (this.state === 'connecting') {
-        await sleep(this.backoff.delay());
-        if (this.state !== 'connecting') break;
-        try {
-          await this.establish();
-          this.ctx.logger.info({ topic: this.cfg.topic, subscription: this.cfg.subscription }, 'pulsar: consumer resubscribed');
-        } catch (e) {
-          if (isFatalOnReconnect(e)) {
-            this.ctx.logger.error({ topic: this.cfg.topic, err: (e as Error).message }, 'pulsar: consumer cannot resubscribe');
-            this.state = 'closed';
-            break;
-          }
-          this.ctx.logger.debug({ topic: this.cfg.topic, err: (e as Error).message }, 'pulsar: consumer resubscribe attempt failed');
-        }
-      }
-    } finally {
-      this.reconnecting = false;
-    }
+  awaitingConnection(): boolean {
+    return this.state === 'connecting';
+  }
+
+  onReconnected(): void {
+    this.ctx.logger.info({ topic: this.cfg.topic, subscription: this.cfg.subscription }, 'pulsar: consumer resubscribed');
+  }
+
+  onRefused(err: unknown): void {
+    this.ctx.logger.error({ topic: this.cfg.topic, err: (err as Error).message }, 'pulsar: consumer cannot resubscribe');
+    this.state = 'closed';
+  }
+
+  onAttemptFailed(err: unknown): void {
+    this.ctx.logger.debug({ topic: this.cfg.topic, err: (err as Error).message }, 'pulsar: consumer resubscribe attempt failed');
   }
 
   handleMessage(cmd: NonNullable<Incoming['message']>, frame: Frame): void {
@@ -303,7 +295,7 @@ export class ConsumerImpl implements ConsumerHandler {
     await cnx.request((requestId) => simpleFrame((w) => encodeCloseConsumer(w, requestId, this.id))).catch(() => undefined);
     if (cnx.consumers.get(this.id) === this) cnx.consumers.delete(this.id);
     this.ctx.logger.info({ topic: this.cfg.topic, subscription: this.cfg.subscription, reason }, 'pulsar: consumer subscribing again');
-    void this.reconnect();
+    this.reconnection.start();
   }
 
   /** Acks queued in the same turn of the event loop travel in one ACK command. */

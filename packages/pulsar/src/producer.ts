@@ -2,11 +2,12 @@
 // pending queue until their SEND_RECEIPT; after a disconnect or CLOSE_PRODUCER the producer is
 // re-created under the same name and every pending frame is resent unchanged (same sequence ids),
 // so broker deduplication drops whatever had already been persisted.
-import { Backoff, retrying, sleep } from './backoff.ts';
+import { retrying, sleep } from './backoff.ts';
+import { Reconnection, type Reconnectable } from './reconnection.ts';
 import type { Connection, ProducerHandler } from './connection.ts';
 import type { ClientContext } from './context.ts';
 import {
-  DEFAULT_MAX_MESSAGE_SIZE, PulsarError, ProtocolError, TimeoutError, isFatalOnReconnect, isRetriable, messageTooBig, serverError,
+  DEFAULT_MAX_MESSAGE_SIZE, PulsarError, ProtocolError, TimeoutError, isRetriable, messageTooBig, serverError,
   toPulsarError,
 } from './errors.ts';
 import { encodeCloseProducer, encodeProducer, type Incoming, type SchemaData } from './protocol/commands.ts';
@@ -58,7 +59,7 @@ const ENTRY_OVERHEAD = 32;
 /** SEND_ERROR codes after which resending cannot succeed. */
 const FATAL_SEND_ERRORS = new Set(['TopicTerminatedError', 'NotAllowedError', 'ProducerFenced']);
 
-export class ProducerImpl implements Producer, ProducerHandler {
+export class ProducerImpl implements Producer, ProducerHandler, Reconnectable {
   readonly topic: string;
   producerName: string;
   lastSequenceId = -1n;
@@ -68,7 +69,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
   private readonly ctx: ClientContext;
   private readonly cfg: ProducerConfig;
   private readonly id: number;
-  private readonly backoff = new Backoff();
+  private readonly reconnection = new Reconnection(this);
   private readonly pending = new Deque<PendingEntry>();
   private readonly blocked = new Deque<Blocked>();
   private readonly flushWaiters: Array<{ target: number; resolve(): void }> = [];
@@ -82,7 +83,6 @@ export class ProducerImpl implements Producer, ProducerHandler {
   private batchBytes = 0;
   private batchTimer: NodeJS.Timeout | undefined;
   private sendTimer: NodeJS.Timeout | undefined;
-  private reconnecting = false;
   private fatal: PulsarError | undefined;
   /** Ordinals of queued sends and of settled ones; sends settle in order, so flush waits on a target ordinal. */
   private queuedOps = 0;
@@ -112,7 +112,7 @@ export class ProducerImpl implements Producer, ProducerHandler {
     return { producerId: this.id, producerName: this.producerName, schemaVersion: this.schemaVersion };
   }
 
-  private async establish(): Promise<void> {
+  async establish(): Promise<void> {
     const { logical, physical } = await this.ctx.lookup.lookup(this.topic);
     const cnx = await this.ctx.pool.get(logical, physical);
     if (this.isClosing()) throw new PulsarError('AlreadyClosed', 'producer closed');
@@ -150,7 +150,6 @@ export class ProducerImpl implements Producer, ProducerHandler {
     }
     this.cnx = cnx;
     this.state = 'ready';
-    this.backoff.reset();
     for (const entry of this.pending) cnx.write(entry.frame);
   }
 
@@ -177,33 +176,26 @@ export class ProducerImpl implements Producer, ProducerHandler {
     this.cnx = undefined;
     this.ctx.logger.info({ topic: this.topic, producer: this.producerName, reason: err.message, pending: this.pending.length },
       'pulsar: producer disconnected, reconnecting');
-    void this.reconnect();
+    this.reconnection.start();
   }
 
-  private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
-    try {
-      while (this.state === 'connecting') {
-        await sleep(this.backoff.delay());
-        if (this.state !== 'connecting') break;
-        try {
-          await this.establish();
-          this.ctx.logger.info({ topic: this.topic, producer: this.producerName, resent: this.pending.length }, 'pulsar: producer reconnected');
-        } catch (e) {
-          if (isFatalOnReconnect(e)) {
-            this.fatal = toPulsarError(e);
-            this.state = 'closed';
-            this.failAll(this.fatal);
-            this.ctx.logger.error({ topic: this.topic, producer: this.producerName, err: this.fatal.message }, 'pulsar: producer cannot reconnect');
-            break;
-          }
-          this.ctx.logger.debug({ topic: this.topic, err: (e as Error).message }, 'pulsar: producer reconnect attempt failed');
-        }
-      }
-    } finally {
-      this.reconnecting = false;
-    }
+  awaitingConnection(): boolean {
+    return this.state === 'connecting';
+  }
+
+  onReconnected(): void {
+    this.ctx.logger.info({ topic: this.topic, producer: this.producerName, resent: this.pending.length }, 'pulsar: producer reconnected');
+  }
+
+  onRefused(err: unknown): void {
+    this.fatal = toPulsarError(err);
+    this.state = 'closed';
+    this.failAll(this.fatal);
+    this.ctx.logger.error({ topic: this.topic, producer: this.producerName, err: this.fatal.message }, 'pulsar: producer cannot reconnect');
+  }
+
+  onAttemptFailed(err: unknown): void {
+    this.ctx.logger.debug({ topic: this.topic, err: (err as Error).message }, 'pulsar: producer reconnect attempt failed');
   }
 
   handleReceipt(r: NonNullable<Incoming['sendReceipt']>): void {
