@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   claimBatch, connectDatabase, ensureShards, listOutbox, markSent, outboxStatus, reclaimInHand, requestLayout, runQuery, sentAfterCursor, settleShard, shardRange,
-  stateTotals, statusGroups, STATUS_SENT_WINDOW_SECONDS, type Database,
+  stateTotals, statusGroups, STATUS_SENT_WINDOW_SECONDS, type Database, type Query,
 } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { createPartners, updatePartner } from './support/writes.ts';
@@ -134,9 +134,9 @@ function outboxRowsRead(node: PlanNode): number {
   return own + (node.Plans ?? []).reduce((sum, child) => sum + outboxRowsRead(child), 0);
 }
 
-/** Runs a statement under EXPLAIN ANALYZE and says how many outbox rows it read. */
-async function outboxRowsReadBy(text: string, params: unknown[]): Promise<number> {
-  const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(`explain (analyze, format json) ${text}`, params as never[]);
+/** Runs a plan under EXPLAIN ANALYZE and says how many outbox rows it read. */
+async function outboxRowsReadBy(q: Query): Promise<number> {
+  const [plan] = await database.sql.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(`explain (analyze, format json) ${q.text}`, q.values as never[]);
   return outboxRowsRead(plan!['QUERY PLAN'][0].Plan);
 }
 
@@ -150,8 +150,8 @@ it('follows rows as they are marked sent by reading the new ones only, not the s
   expect(history).toBeGreaterThanOrEqual(ids.length);
 
   const cursor = new Date(Date.now() - 60_000);
-  expect(await outboxRowsReadBy(sentAfterCursor({}), [cursor, '0'])).toBe(1);
-  const rows = await database.sql.unsafe<{ id: bigint }[]>(sentAfterCursor({}), [cursor, '0']);
+  expect(await outboxRowsReadBy(sentAfterCursor({ at: cursor, id: '0' }, {}))).toBe(1);
+  const rows = await runQuery(database.sql, sentAfterCursor({ at: cursor, id: '0' }, {}));
   expect(rows.map((r) => r.id.toString())).toEqual([recent!.id]);
 });
 
@@ -170,7 +170,7 @@ it('counts unsent, skipped and recently sent rows for the status without reading
   const status = await outboxStatus(database.sql, 4);
   expect(stateTotals(status.groups).totals).toEqual({ pending: ids.length - 1_002, backoff: 0, parked: 0, sent: 1, skipped: 1 });
   expect(status.sentWindowSeconds).toBe(STATUS_SENT_WINDOW_SECONDS);
-  expect(await outboxRowsReadBy(statusGroups(), [4, STATUS_SENT_WINDOW_SECONDS])).toBe(ids.length - 1_000);
+  expect(await outboxRowsReadBy(statusGroups({ shards: 4, sentWindowSeconds: STATUS_SENT_WINDOW_SECONDS }))).toBe(ids.length - 1_000);
 });
 
 it('lists the rows of an unsent state without reading the sent history', async () => {

@@ -1,9 +1,8 @@
 // Writes events the way the API's unit of work does (lock and bump the partner row, then
 // append to the outbox, one transaction), without HTTP, to load the relay quickly.
 import { randomUUID } from 'node:crypto';
-import { appendToOutbox, tables, type Database } from '@relevo/db';
+import { appendToOutbox, type Database } from '@relevo/db';
 import type { DomainEvent } from '@relevo/domain';
-import { sql } from 'drizzle-orm';
 
 export type OnCommitted = (aggregateIds: string[]) => void;
 
@@ -12,11 +11,12 @@ export async function createPartners(database: Database, count: number, onCommit
   const now = new Date();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    await database.db.transaction(async (tx) => {
-      await tx.insert(tables.partners).values(chunk.map((id, k) => ({
+    await database.sql.begin(async (tx) => {
+      const rows = chunk.map((id, k) => ({
         id, nombre: `Partner ${i + k}`, email: `p${i + k}-${id}@example.test`, estado: 'ACTIVO',
-        estadoKyc: 'PENDIENTE', version: 1, createdAt: now, updatedAt: now,
-      })));
+        estado_kyc: 'PENDIENTE', version: 1, created_at: now, updated_at: now,
+      }));
+      await tx`insert into partners ${tx(rows)}`;
       const events: DomainEvent[] = chunk.map((id, k) => ({
         type: 'PartnerCreado', partner_id: id, version: 1, nombre: `Partner ${i + k}`,
         email: `p${i + k}-${id}@example.test`, estado: 'ACTIVO', estado_kyc: 'PENDIENTE',
@@ -30,10 +30,9 @@ export async function createPartners(database: Database, count: number, onCommit
 
 /** One PartnerActualizado per call, in its own transaction; the row lock orders a partner's events. */
 export async function updatePartner(database: Database, id: string, nombre = `n-${randomUUID().slice(0, 8)}`, onCommitted?: OnCommitted): Promise<number> {
-  const version = await database.db.transaction(async (tx) => {
-    const [row] = await tx.execute<{ version: number; email: string }>(
-      sql`update partners set nombre = ${nombre}, version = version + 1, updated_at = now() where id = ${id} returning version, email`,
-    );
+  const version = await database.sql.begin(async (tx) => {
+    const [row] = await tx<{ version: number; email: string }[]>`
+      update partners set nombre = ${nombre}, version = version + 1, updated_at = now() where id = ${id} returning version, email`;
     const version = Number(row!.version);
     await appendToOutbox(tx, [{
       type: 'PartnerActualizado', partner_id: id, version, nombre, email: row!.email, estado: 'ACTIVO',

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
-import { DEFAULT_POOL_MAX, connectDatabase, createCommitAnnouncer, surviveDroppedTypeFetches } from '@relevo/db';
+import { connectDatabase, createCommitAnnouncer, ping, runQuery, surviveDroppedTypeFetches } from '@relevo/db';
 import { createAdmin } from '@relevo/pulsar';
 import { createLogger, env, onShutdown, parseEnv, pulsarTokenEnv, refuseInsecureToken, startOpsServer, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
@@ -72,6 +72,8 @@ export type ApiConfig = z.infer<typeof ApiEnv>;
 
 const SHUTDOWN_DRAIN_MS = 10_000;
 const APPLICATION_NAME = 'relevo-api';
+/** Connections the API's one pool opens at most: its writes and its reads share it. */
+const API_POOL_MAX = 20;
 
 export async function runApiProcess(): Promise<number> {
   const config = parseEnv(ApiEnv);
@@ -85,10 +87,9 @@ export async function runApiProcess(): Promise<number> {
   }
   surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-api', log);
-  const database = connectDatabase(config.DATABASE_URL, { applicationName: APPLICATION_NAME });
+  const database = connectDatabase(config.DATABASE_URL, { applicationName: APPLICATION_NAME, max: API_POOL_MAX });
   const announce = createCommitAnnouncer(database.sql);
-  // connectDatabase opens two pools (postgres.js and drizzle's) of DEFAULT_POOL_MAX each.
-  const metrics = createApiMetrics({ sql: database.sql, applicationName: APPLICATION_NAME, poolMax: 2 * DEFAULT_POOL_MAX });
+  const metrics = createApiMetrics({ sql: database.sql, applicationName: APPLICATION_NAME, poolMax: API_POOL_MAX });
 
   const app = createApp({
     database,
@@ -123,7 +124,7 @@ export async function runApiProcess(): Promise<number> {
     port: config.API_METRICS_PORT,
     registry: metrics.registry,
     ready: async () => {
-      await database.sql`select 1`;
+      await runQuery(database.sql, ping());
       return true;
     },
   });

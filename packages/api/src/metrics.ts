@@ -1,6 +1,6 @@
 // The API's Prometheus metrics (served on API_METRICS_PORT, apart from the API's own port):
 // requests by route and status (rate, errors, duration), requests in flight, the database
-// connections of the API's pools, the outbox rows its writes committed, and commit → wake.
+// connections of the API's pool, the outbox rows its writes committed, and commit → wake.
 import type { MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type postgres from 'postgres';
@@ -22,7 +22,7 @@ export interface ApiMetricsOptions {
   /** The pool whose connections are counted at scrape time, and the application_name they carry. */
   sql?: postgres.Sql;
   applicationName?: string;
-  /** Connections the API's pools may open in all. */
+  /** Connections the API's pool may open. */
   poolMax?: number;
 }
 
@@ -56,13 +56,13 @@ export function createApiMetrics(o: ApiMetricsOptions = {}): ApiMetrics {
     registers: [registry], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   });
   new Gauge({
-    name: 'relevo_api_db_pool_max', help: 'Connections the API\'s database pools may open', registers: [registry],
+    name: 'relevo_api_db_pool_max', help: 'Connections the API\'s database pool may open', registers: [registry],
     collect() {
       this.set(o.poolMax ?? 0);
     },
   });
   const connections = new Gauge({
-    name: 'relevo_api_db_connections', help: 'Database connections of the API\'s pools by state, from pg_stat_activity',
+    name: 'relevo_api_db_connections', help: 'Database connections of the API\'s pool by state, from pg_stat_activity',
     labelNames: ['state'], registers: [registry],
     async collect() {
       if (!o.sql) return;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
+import { connectSql, ping, runQuery, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startOpsServer, startTracing } from '@relevo/runtime';
 import { loadAlertRules } from './alert-rules.ts';
@@ -50,7 +50,7 @@ export async function runConsumersProcess(): Promise<number> {
     registry: metrics.registry,
     ready: async () => {
       if (!consumers.ready()) return false;
-      await sql`select 1`;
+      await runQuery(sql, ping());
       return true;
     },
   });

@@ -1,40 +1,9 @@
 import type postgres from 'postgres';
-import { drizzle, PostgresJsSession, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import { PREPARED, connectSql, type ConnectOptions } from './pool.ts';
-import * as schema from './schema.ts';
+import { connectSql, type ConnectOptions } from './pool.ts';
+import { runQuery, type Query } from './query.ts';
 
-export type Db = PostgresJsDatabase<typeof schema>;
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/**
- * The postgres.js connection a drizzle transaction runs on, for the write path's prepared
- * SQL (write-plans.ts). It keeps drizzle's type handling: timestamps travel as text both
- * ways, json goes in as text and comes back parsed (see connectDatabase).
- */
-function connectionOf(tx: Tx): postgres.TransactionSql {
-  const session: unknown = tx._.session;
-  if (!(session instanceof PostgresJsSession)) throw new TypeError('connectionOf: not a drizzle postgres-js transaction');
-  return session.client as postgres.TransactionSql;
-}
-
-/** A plan's parameters: the write path sends strings, numbers and nulls only (json and timestamps as text). */
-export type PlanParams = (string | number | null)[];
-
-/**
- * Runs a write-path plan (write-plans.ts) on the transaction's connection as a prepared
- * statement, with drizzle's type handling (see connectionOf). Not async: the statement is
- * queued, in call order, before this returns its promise (postgres.js queues a query when
- * it is first `then`ed), which is what lets runTransaction send the COMMIT right behind
- * the last one.
- */
-export function runPlan<T extends postgres.Row[] = postgres.Row[]>(tx: Tx, text: string, params: PlanParams): Promise<T> {
-  return connectionOf(tx).unsafe<T>(text, params, PREPARED).then((rows) => rows);
-}
-
-/** runPlan for a statement whose rows nobody reads. */
-export function runWritePlan(tx: Tx, text: string, params: PlanParams): Promise<void> {
-  return runPlan(tx, text, params).then(() => undefined);
-}
+/** A transaction of the write path: its plans run on it with runQuery. */
+export type Tx = postgres.TransactionSql;
 
 /**
  * Hands a write's pending result to runTransaction: its statement is already queued on the
@@ -43,28 +12,24 @@ export function runWritePlan(tx: Tx, text: string, params: PlanParams): Promise<
 export type SendWithCommit = (written: Promise<unknown>) => void;
 
 export interface Database {
-  /** postgres.js client for hand-written SQL on hot paths (relay claims, marks). */
+  /** The process's one postgres.js pool on this database: every plan runs on it. */
   sql: postgres.Sql;
-  /** drizzle over the same pool, for the typed write path and queries. */
-  db: Db;
   close(): Promise<void>;
 }
 
-/**
- * Two pools over one URL: drizzle replaces postgres.js's timestamp parsers with its own
- * (strings it maps itself), so the hand-written SQL gets a client that keeps Dates.
- * postgres.js opens connections on demand: a pool a process does not use costs nothing.
- */
+/** One pool per process per database; postgres.js opens its connections on demand. */
 export function connectDatabase(url: string, opts: ConnectOptions = {}): Database {
   const sql = connectSql(url, opts);
-  const orm = connectSql(url, opts);
-  return {
-    sql,
-    db: drizzle(orm, { schema }),
-    close: async () => {
-      await Promise.all([sql.end({ timeout: 5 }), orm.end({ timeout: 5 })]);
-    },
-  };
+  return { sql, close: () => sql.end({ timeout: 5 }) };
+}
+
+/**
+ * Queues a write-path statement whose rows nobody reads. Not async: the statement is queued,
+ * in call order, before this returns its promise (runQuery), which is what lets
+ * runTransaction send the COMMIT right behind the last one.
+ */
+export function queueWrite(tx: Tx, q: Query): Promise<void> {
+  return runQuery(tx, q).then(() => undefined);
 }
 
 /**
@@ -88,7 +53,7 @@ export async function runTransaction<T>(database: Database, body: (tx: Tx, sendW
     written.catch(() => {});
     sent.push(written);
   };
-  const { value } = await database.db.transaction(async (tx) => ({ value: await body(tx, sendWithCommit) }));
+  const { value } = await database.sql.begin(async (tx) => ({ value: await body(tx, sendWithCommit) }));
   await Promise.all(sent);
   return value;
 }

@@ -4,6 +4,7 @@
 // Sent after commit, not inside the transaction: a transaction that NOTIFYs takes a
 // database-wide lock at commit, which would serialise the business writes behind it.
 import type postgres from 'postgres';
+import { query, runQuery, type Query } from './query.ts';
 import { shardKeyOf } from './shards.ts';
 
 export const OUTBOX_COMMIT_CHANNEL = 'relevo_outbox_commit';
@@ -17,11 +18,16 @@ export function parseCommitPayload(payload: string): number[] | null {
   return payload.split(',').map(Number);
 }
 
-/** Payloads: distinct shard keys, comma-separated, as many NOTIFYs as they need. */
+/** One NOTIFY on the commit channel; its payload is the keys, comma-separated (parseCommitPayload reads it). */
+export function announceShardKeys(i: { shardKeys: readonly number[] }): Query {
+  return query('announce-shard-keys', 'select pg_notify($1, $2)', [OUTBOX_COMMIT_CHANNEL, i.shardKeys.join(',')]);
+}
+
+/** Distinct shard keys, in as many NOTIFYs as their payloads need. */
 async function notifyKeys(sql: postgres.Sql, shardKeys: number[]): Promise<void> {
   const keys = [...new Set(shardKeys)];
   for (let i = 0; i < keys.length; i += KEYS_PER_NOTIFY) {
-    await sql`select pg_notify(${OUTBOX_COMMIT_CHANNEL}, ${keys.slice(i, i + KEYS_PER_NOTIFY).join(',')})`;
+    await runQuery(sql, announceShardKeys({ shardKeys: keys.slice(i, i + KEYS_PER_NOTIFY) }));
   }
 }
 
@@ -30,11 +36,10 @@ export type CommitAnnouncer = (aggregateIds: Iterable<string>) => Promise<void>;
 /**
  * Announces committed outbox rows of these partners, best effort (a lost announcement only
  * delays): one NOTIFY in flight at a time, and the commits that finish meanwhile go out
- * together in the next one. A lone commit is announced at once;
- * under load one NOTIFY covers many commits. (Each NOTIFY is a transaction that takes
- * Postgres's notify-queue lock at commit; a NOTIFY and a pg-boss job per API commit cost
- * the API about half its throughput: README, Benchmarks.) The promise settles with the
- * NOTIFY that carried these keys.
+ * together in the next one. A lone commit is announced at once; under load one NOTIFY
+ * covers many commits, because each NOTIFY is a transaction that takes Postgres's
+ * notify-queue lock at commit, and one per API commit would serialise the API's writes
+ * behind that lock. The promise settles with the NOTIFY that carried these keys.
  */
 export function createCommitAnnouncer(sql: postgres.Sql): CommitAnnouncer {
   let keys: number[] = [];

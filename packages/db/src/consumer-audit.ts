@@ -1,10 +1,7 @@
 // The audit trail of relevo's own events, written by `relevo consumers` and read by
 // `relevo audit`. Append-only: an insert that meets its (event id, topic) is a no-op.
-import type postgres from 'postgres';
+import { Clauses, jsonText, query, runQuery, type Query, type SqlRunner } from './query.ts';
 import { assertStorable } from './storable-text.ts';
-
-/** A pool or a transaction: anything that runs hand-written SQL. */
-export type SqlRunner = Pick<postgres.Sql, 'unsafe'>;
 
 export interface AuditEventInput {
   eventId: string;
@@ -21,20 +18,25 @@ export interface AuditEventInput {
   redeliveryCount: number;
 }
 
+/** Stores one delivery unless that (event id, topic) is already there; returns its id when stored. */
+export function insertAuditEventRow(e: AuditEventInput): Query<{ id: bigint }> {
+  return query('insert-audit-event', `insert into audit_events (event_id, topic, event_type, partner_id, envelope, message_id,
+      producer_name, properties, event_time, publish_time, received_at, redelivery_count)
+    values ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8::text::jsonb, $9::timestamptz, $10::timestamptz, $11::timestamptz, $12)
+    on conflict (event_id, topic) do nothing
+    returning id`, [
+    e.eventId, e.topic, e.eventType, e.partnerId, jsonText(e.envelope), e.messageId, e.producerName,
+    jsonText(e.properties), e.eventTime.toISOString(), e.publishTime.toISOString(), e.receivedAt.toISOString(), e.redeliveryCount,
+  ]);
+}
+
 /**
  * Stores one delivery; resolves false when that (event id, topic) is already there. Throws
  * UnstorableTextError, writing nothing, when a value holds U+0000.
  */
 export async function insertAuditEvent(sql: SqlRunner, e: AuditEventInput): Promise<boolean> {
   assertStorable({ eventId: e.eventId, eventType: e.eventType, envelope: e.envelope, producerName: e.producerName, properties: e.properties });
-  const rows = await sql.unsafe(`insert into audit_events (event_id, topic, event_type, partner_id, envelope, message_id,
-      producer_name, properties, event_time, publish_time, received_at, redelivery_count)
-    values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9, $10, $11, $12)
-    on conflict (event_id, topic) do nothing
-    returning id`, [
-    e.eventId, e.topic, e.eventType, e.partnerId, e.envelope, e.messageId, e.producerName,
-    e.properties, e.eventTime, e.publishTime, e.receivedAt, e.redeliveryCount,
-  ] as never[]);
+  const rows = await runQuery(sql, insertAuditEventRow(e));
   return rows.length === 1;
 }
 
@@ -66,23 +68,22 @@ export interface AuditFilter {
   limit: number;
 }
 
-/** Newest stored first (id order); `before` pages on. */
-export async function listAuditEvents(sql: SqlRunner, f: AuditFilter): Promise<AuditRecord[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (f.partnerId !== undefined) add('partner_id = ?::uuid', f.partnerId);
-  if (f.eventType !== undefined) add('event_type = ?', f.eventType);
-  if (f.topic !== undefined) add('topic = ?', f.topic);
-  if (f.since !== undefined) add('event_time >= ?', f.since);
-  if (f.until !== undefined) add('event_time < ?', f.until);
-  if (f.before !== undefined) add('id < ?::bigint', String(f.before));
-  params.push(f.limit);
-  return sql.unsafe<AuditRecord[]>(`select id, event_id, topic, event_type, partner_id, envelope, message_id, producer_name,
+/** One page of audit events matching the filter, newest stored first (id order); `before` pages on. */
+export function auditPage(f: AuditFilter): Query<AuditRecord> {
+  const c = new Clauses()
+    .filter('partner_id = ?::uuid', f.partnerId)
+    .filter('event_type = ?', f.eventType)
+    .filter('topic = ?', f.topic)
+    .filter('event_time >= ?', f.since)
+    .filter('event_time < ?', f.until)
+    .filter('id < ?::bigint', f.before);
+  const limit = c.bind(f.limit);
+  return query('audit-page', `select id, event_id, topic, event_type, partner_id, envelope, message_id, producer_name,
       properties, event_time, publish_time, received_at, redelivery_count
-    from audit_events ${where.length ? `where ${where.join(' and ')}` : ''}
-    order by id desc limit $${params.length}`, params as never[]);
+    from audit_events ${c.where()}
+    order by id desc limit ${limit}`, c.values);
+}
+
+export async function listAuditEvents(sql: SqlRunner, f: AuditFilter): Promise<AuditRecord[]> {
+  return [...await runQuery(sql, auditPage(f))];
 }

@@ -3,8 +3,18 @@
 // says "look at shard k"; the outbox is the source of truth.
 import { PgBoss, type StopOptions } from 'pg-boss';
 import { connectBossDatabase, type BossDatabase } from './boss-database.ts';
+import { query, type Query } from './query.ts';
+
+/** The schema pg-boss keeps its tables in. */
+export const BOSS_SCHEMA = 'pgboss';
 
 export const DRAIN_QUEUE = 'relevo-drain';
+
+/** The drain jobs running now, by shard, from pg-boss's job table. */
+export function activeDrainJobs(): Query<{ shard: number; started_on: Date }> {
+  return query('active-drain-jobs', `select (data->>'shard')::int as shard, started_on from ${BOSS_SCHEMA}.job
+     where name = $1 and state = 'active' order by 1`, [DRAIN_QUEUE]);
+}
 
 export function drainKey(shard: number): string {
   return `shard-${shard}`;
@@ -36,7 +46,7 @@ class RelevoBoss extends PgBoss {
  */
 export function createBoss(databaseUrl: string): PgBoss {
   return new RelevoBoss(connectBossDatabase(databaseUrl, { max: 4, applicationName: 'relevo-pgboss' }), {
-    schema: 'pgboss',
+    schema: BOSS_SCHEMA,
     useListenNotify: true,
     superviseIntervalSeconds: 2,
     monitorIntervalSeconds: 2,

@@ -1,6 +1,7 @@
 // Stored first responses of POSTs carrying an Idempotency-Key, scoped per principal (token).
 // The record is written in the same transaction as the change it describes.
-import { runPlan, runWritePlan, type Tx } from './client.ts';
+import { queueWrite, type Tx } from './client.ts';
+import { runQuery } from './query.ts';
 import { findIdempotencyRow, lockIdempotencyKeyRow, storeIdempotencyRow } from './write-plans.ts';
 
 export interface IdempotencyRecord {
@@ -20,11 +21,8 @@ export interface IdempotencyRecord {
  * connection's statements in order, and each takes its snapshot when it starts).
  */
 export function lockIdempotencyKey(tx: Tx, principal: string, key: string): Promise<void> {
-  return runWritePlan(tx, lockIdempotencyKeyRow(), [principal, key]);
+  return queueWrite(tx, lockIdempotencyKeyRow({ principal, key }));
 }
-
-/** A row of findIdempotencyRow; postgres.js parses the jsonb columns. */
-interface StoredIdempotencyRow { request_hash: string; status: number; body: unknown; headers: Record<string, string> }
 
 /**
  * The record of (principal, key), or of (earlierPrincipal, key): a record stored before
@@ -33,7 +31,7 @@ interface StoredIdempotencyRow { request_hash: string; status: number; body: unk
  * upgrade does not apply its request twice. packages/api/test/scopes.test.ts guards it.
  */
 export function findIdempotencyRecord(tx: Tx, principal: string, key: string, earlierPrincipal: string): Promise<IdempotencyRecord | null> {
-  return runPlan<StoredIdempotencyRow[]>(tx, findIdempotencyRow(), [principal, key, earlierPrincipal]).then(([row]) => row
+  return runQuery(tx, findIdempotencyRow({ principal, key, earlierPrincipal })).then(([row]) => row
     ? { principal, key, requestHash: row.request_hash, status: row.status, body: row.body, headers: row.headers }
     : null);
 }
@@ -44,6 +42,6 @@ export function findIdempotencyRecord(tx: Tx, principal: string, key: string, ea
  * runTransaction sends it with the COMMIT.
  */
 export function storeIdempotencyRecord(tx: Tx, r: IdempotencyRecord): Promise<void> {
-  const params = [r.principal, r.key, r.requestHash, r.status, JSON.stringify(r.body), JSON.stringify(r.headers)];
-  return runWritePlan(tx, storeIdempotencyRow(), params);
+  const row = { principal: r.principal, key: r.key, requestHash: r.requestHash, status: r.status, body: JSON.stringify(r.body), headers: JSON.stringify(r.headers) };
+  return queueWrite(tx, storeIdempotencyRow(row));
 }

@@ -1,26 +1,27 @@
-// What the API reads for its own metrics and for the operator page's charts: SQL text as
-// pure functions, and their runners.
+// What the API reads for its own metrics and for the operator page's charts: plans, and
+// their runners.
 import type postgres from 'postgres';
-import { UNSENT } from './relay-plans.ts';
+import { UNSENT } from './outbox-states.ts';
+import { query, runQuery, type Query } from './query.ts';
 
 /**
  * Connections of the pools named $1 (postgres.js's application_name) on this database, by
  * state (`active`, `idle`, `idle in transaction`, …). Every process of that name is counted:
  * postgres.js does not tell how many of its own connections are busy.
  */
-export function connectionsByState(): string {
-  return `select coalesce(state, 'unknown') as state, count(*)::int as connections
-            from pg_stat_activity where datname = current_database() and application_name = $1 group by 1`;
+export function connectionsByState(i: { applicationName: string }): Query<{ state: string; connections: number }> {
+  return query('connections-by-state', `select coalesce(state, 'unknown') as state, count(*)::int as connections
+            from pg_stat_activity where datname = current_database() and application_name = $1 group by 1`, [i.applicationName]);
 }
 
 export async function readConnectionsByState(sql: postgres.Sql, applicationName: string): Promise<{ state: string; connections: number }[]> {
-  return sql.unsafe<{ state: string; connections: number }[]>(connectionsByState(), [applicationName]);
+  return [...await runQuery(sql, connectionsByState({ applicationName }))];
 }
 
 /**
- * The outbox over the last $1 buckets of $2 seconds each (the last one ends at $3), from the
- * rows that were waiting at some point of that window: every unsent row, and the rows sent or
- * skipped within it (through the same partial indexes as the status counts). Rows:
+ * The outbox over the last `buckets` buckets of `stepSeconds` each (the last one ends at
+ * `end`), from the rows that were waiting at some point of that window: every unsent row, and
+ * the rows sent or skipped within it (through the same partial indexes as the status counts). Rows:
  *  - kind 'occurred': rows per bucket of their occurred_at (bucket -1: before the window);
  *  - kind 'done':     rows per bucket of their sent_at or skipped_at, with how many were sent
  *                     and the longest occurred → sent delay among them;
@@ -30,8 +31,8 @@ export async function readConnectionsByState(sql: postgres.Sql, applicationName:
  * done before the window never counts, and a row's done time is never before its occurred
  * time (see outboxHistory).
  */
-export function outboxHistoryPlan(): string {
-  return `with w as (select $3::timestamptz - $1::int * $2::int * interval '1 second' as start),
+export function outboxHistoryPlan(i: { buckets: number; stepSeconds: number; end: Date }): Query<OutboxHistoryRow> {
+  return query('outbox-history', `with w as (select $3::timestamptz - $1::int * $2::int * interval '1 second' as start),
     rows as (
       select occurred_at, coalesce(sent_at, skipped_at) as done_at, sent_at, parked_at
         from outbox, w
@@ -48,8 +49,10 @@ export function outboxHistoryPlan(): string {
       from b where done_at is not null group by done_bucket
     union all
     select 'oldest', null, 0, 0, extract(epoch from min(occurred_at) filter (where done_at is null and parked_at is null))::float8
-      from b`;
+      from b`, [i.buckets, i.stepSeconds, i.end.toISOString()]);
 }
+
+interface OutboxHistoryRow { kind: string; bucket: number | null; n: number; sent: number; lag: number | null }
 
 export interface OutboxHistoryPoint {
   /** The end of the bucket. */
@@ -66,8 +69,7 @@ export interface OutboxHistoryPoint {
 }
 
 export async function outboxHistory(sql: postgres.Sql, buckets: number, stepSeconds: number, now = new Date()): Promise<OutboxHistoryPoint[]> {
-  const rows = await sql.unsafe<{ kind: string; bucket: number | null; n: number; sent: number; lag: number | null }[]>(
-    outboxHistoryPlan(), [buckets, stepSeconds, now.toISOString()]);
+  const rows = await runQuery(sql, outboxHistoryPlan({ buckets, stepSeconds, end: now }));
   const occurred = new Array<number>(buckets).fill(0);
   const done = new Array<number>(buckets).fill(0);
   const sent = new Array<number>(buckets).fill(0);

@@ -1,19 +1,10 @@
-// Read side of the outbox for operators (CLI, web page): SQL text as pure functions, plus
-// thin runners. States are derived from columns exactly as the relay's plans derive them.
+// Read side of the outbox for operators (CLI, web page): plans, plus thin runners. States
+// are derived from columns by the predicates the relay's plans use (outbox-states.ts).
 import type postgres from 'postgres';
-import { UNSENT } from './relay-plans.ts';
+import { activeDrainJobs } from './drain-queue.ts';
+import { PARKED, QUEUED, STATE_SQL, UNSENT, rowsIn, type OutboxState } from './outbox-states.ts';
+import { Clauses, query, runQuery, type Query } from './query.ts';
 import { SHARD_OF_ROW } from './shards.ts';
-
-export const OUTBOX_STATES = ['pending', 'backoff', 'parked', 'sent', 'skipped'] as const;
-export type OutboxState = (typeof OUTBOX_STATES)[number];
-
-/** SQL expression naming a row's state. */
-export const STATE_SQL = `case
-  when sent_at is not null then 'sent'
-  when skipped_at is not null then 'skipped'
-  when parked_at is not null then 'parked'
-  when attempts > 0 and next_attempt_at > now() then 'backoff'
-  else 'pending' end`;
 
 export interface OutboxRecord {
   id: bigint;
@@ -72,28 +63,38 @@ export const STATUS_SENT_WINDOW_SECONDS = 3600;
 
 /**
  * Rows per shard, topic, event type and state: every unsent and every skipped row, and the
- * rows sent within the last $2 seconds, each found through its partial index. Counting the
- * sent history as well read the whole outbox: 1.1 s a call with a million retained rows,
- * against 14 ms for this, and the operator page calls it every 5 s.
- * Params: $1 shard count, $2 sent window in seconds.
+ * rows sent within the window, each found through its partial index. It never reads the
+ * sent history retention keeps, which the operator page would otherwise scan on every
+ * refresh (test/outbox-storage.test.ts counts the rows its plan reads).
  */
-export function statusGroups(): string {
-  return `select ${SHARD_OF_ROW('$1')} as shard, topic, event_type, ${STATE_SQL} as state, count(*)::int as count
+export function statusGroups(i: { shards: number; sentWindowSeconds: number }): Query<StatusGroup> {
+  return query('status-groups', `select ${SHARD_OF_ROW('$1')} as shard, topic, event_type, ${STATE_SQL} as state, count(*)::int as count
       from outbox
      where (${UNSENT}) or skipped_at is not null or sent_at >= now() - $2::int * interval '1 second'
-     group by 1, 2, 3, 4 order by 1, 2, 3, 4`;
+     group by 1, 2, 3, 4 order by 1, 2, 3, 4`, [i.shards, i.sentWindowSeconds]);
+}
+
+/** When the oldest row still waiting for the relay (unsent, not parked) occurred. */
+export function oldestQueued(): Query<{ at: Date | null }> {
+  return query('oldest-queued', `select min(occurred_at) as at from outbox where ${QUEUED}`);
+}
+
+/** The partners with the most parked rows, each with its first row's error. */
+export function parkedPartners(): Query<OutboxStatus['parkedPartners'][number]> {
+  return query('parked-partners', `select aggregate_id, count(*)::int as parked, (array_agg(last_error order by id))[1] as first_error
+      from outbox where ${PARKED} group by 1 order by 2 desc limit 50`);
 }
 
 export async function outboxStatus(sql: postgres.Sql, shards: number): Promise<OutboxStatus> {
-  const groups = await sql.unsafe<StatusGroup[]>(statusGroups(), [shards, STATUS_SENT_WINDOW_SECONDS]);
-  const [oldest] = await sql.unsafe<{ at: Date | null }[]>(`select min(occurred_at) as at from outbox where ${UNSENT} and parked_at is null`);
-  const parkedPartners = await sql.unsafe<OutboxStatus['parkedPartners']>(`
-    select aggregate_id, count(*)::int as parked, (array_agg(last_error order by id))[1] as first_error
-      from outbox where ${UNSENT} and parked_at is not null group by 1 order by 2 desc limit 50`);
-  const activeDrains = await sql.unsafe<OutboxStatus['activeDrains']>(`
-    select (data->>'shard')::int as shard, started_on from pgboss.job
-     where name = 'relevo-drain' and state = 'active' order by 1`).catch(() => []);
-  return { groups, oldestUnsent: oldest?.at ?? null, parkedPartners, activeDrains, sentWindowSeconds: STATUS_SENT_WINDOW_SECONDS };
+  const groups = await runQuery(sql, statusGroups({ shards, sentWindowSeconds: STATUS_SENT_WINDOW_SECONDS }));
+  const [oldest] = await runQuery(sql, oldestQueued());
+  const parked = await runQuery(sql, parkedPartners());
+  // pg-boss creates its schema when a relay first starts; before that no drain runs.
+  const activeDrains = await runQuery(sql, activeDrainJobs()).catch(() => []);
+  return {
+    groups: [...groups], oldestUnsent: oldest?.at ?? null, parkedPartners: [...parked], activeDrains: [...activeDrains],
+    sentWindowSeconds: STATUS_SENT_WINDOW_SECONDS,
+  };
 }
 
 export type StateCounts = Record<OutboxState, number>;
@@ -125,107 +126,109 @@ export function stateTotals(groups: readonly StatusGroup[]): StateTotals {
   };
 }
 
-export interface ListFilter {
-  state?: OutboxState;
+/** The filters the operators' listings of outbox rows share: event type, topic, partner, occurred_at range. */
+export interface EventFilter {
   eventType?: string;
   topic?: string;
   aggregateId?: string;
   since?: Date;
   until?: Date;
+}
+
+function filterEvents(c: Clauses, f: EventFilter): Clauses {
+  return c.filter('event_type = ?', f.eventType)
+    .filter('topic = ?', f.topic)
+    .filter('aggregate_id = ?::uuid', f.aggregateId)
+    .filter('occurred_at >= ?', f.since)
+    .filter('occurred_at < ?', f.until);
+}
+
+export interface ListFilter extends EventFilter {
+  state?: OutboxState;
   /** Rows after (oldest first) or before (newest first) this id. */
   cursor?: bigint;
   order: 'oldest' | 'newest';
   limit: number;
 }
 
-/**
- * A predicate each state's rows satisfy, one a partial index answers: with it, listing the
- * parked rows (the operator page, every 5 s) walks the unsent rows in id order instead of
- * the whole retained outbox. STATE_SQL still decides.
- */
-const STATE_INDEXED: Record<OutboxState, string> = {
-  pending: UNSENT,
-  backoff: UNSENT,
-  parked: UNSENT,
-  skipped: 'skipped_at is not null',
-  sent: 'sent_at is not null',
-};
-
-export async function listOutbox(sql: postgres.Sql, f: ListFilter): Promise<OutboxRecord[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (f.state) {
-    where.push(STATE_INDEXED[f.state]);
-    add(`(${STATE_SQL}) = ?`, f.state);
-  }
-  if (f.eventType) add('event_type = ?', f.eventType);
-  if (f.topic) add('topic = ?', f.topic);
-  if (f.aggregateId) add('aggregate_id = ?::uuid', f.aggregateId);
-  if (f.since) add('occurred_at >= ?', f.since);
-  if (f.until) add('occurred_at < ?', f.until);
-  if (f.cursor !== undefined) add(f.order === 'oldest' ? 'id > ?::bigint' : 'id < ?::bigint', f.cursor.toString());
-  params.push(f.limit);
-  return sql.unsafe<OutboxRecord[]>(`select ${RECORD_COLUMNS} from outbox
-    ${where.length ? `where ${where.join(' and ')}` : ''}
-    order by id ${f.order === 'oldest' ? 'asc' : 'desc'} limit $${params.length}`, params as never[]);
+/** One page of rows matching the filter; a state filter reads through its partial index (rowsIn). */
+export function outboxPage(f: ListFilter): Query<OutboxRecord> {
+  const c = new Clauses();
+  if (f.state) c.require(rowsIn(f.state));
+  filterEvents(c, f).filter(f.order === 'oldest' ? 'id > ?::bigint' : 'id < ?::bigint', f.cursor);
+  const limit = c.bind(f.limit);
+  return query('outbox-page', `select ${RECORD_COLUMNS} from outbox
+    ${c.where()}
+    order by id ${f.order === 'oldest' ? 'asc' : 'desc'} limit ${limit}`, c.values);
 }
 
-/** By outbox id or by event id (a KYC event id names two rows, one per topic). */
+export async function listOutbox(sql: postgres.Sql, f: ListFilter): Promise<OutboxRecord[]> {
+  return [...await runQuery(sql, outboxPage(f))];
+}
+
+/** The row with this outbox id. */
+export function outboxRowById(i: { id: string }): Query<OutboxRecord> {
+  return query('outbox-row-by-id', `select ${RECORD_COLUMNS} from outbox where id = $1::bigint`, [i.id]);
+}
+
+/** The rows of this event id (a KYC event id names two rows, one per topic). */
+export function outboxRowsByEventId(i: { eventId: string }): Query<OutboxRecord> {
+  return query('outbox-rows-by-event-id', `select ${RECORD_COLUMNS} from outbox where event_id = $1::uuid order by id`, [i.eventId]);
+}
+
+/** By outbox id or by event id. */
 export async function findOutboxRows(sql: postgres.Sql, ref: string): Promise<OutboxRecord[]> {
-  if (/^\d+$/.test(ref)) return sql.unsafe<OutboxRecord[]>(`select ${RECORD_COLUMNS} from outbox where id = $1::bigint`, [ref]);
-  return sql.unsafe<OutboxRecord[]>(`select ${RECORD_COLUMNS} from outbox where event_id = $1::uuid order by id`, [ref]);
+  return [...await runQuery(sql, /^\d+$/.test(ref) ? outboxRowById({ id: ref }) : outboxRowsByEventId({ eventId: ref }))];
+}
+
+/** The earliest unsent row of the partner before this id: what holds a row back. */
+export function firstUnsentBefore(i: { aggregateId: string; id: bigint }): Query<OutboxRecord> {
+  return query('first-unsent-before', `select ${RECORD_COLUMNS} from outbox
+    where ${UNSENT} and aggregate_id = $1::uuid and id < $2::bigint order by id limit 1`, [i.aggregateId, i.id.toString()]);
 }
 
 /** The earliest unsent row of the same partner that holds this one back, if any. */
 export async function blockingRow(sql: postgres.Sql, row: OutboxRecord): Promise<OutboxRecord | undefined> {
-  const [r] = await sql.unsafe<OutboxRecord[]>(`select ${RECORD_COLUMNS} from outbox
-    where ${UNSENT} and aggregate_id = $1::uuid and id < $2::bigint order by id limit 1`, [row.aggregate_id, row.id.toString()]);
+  const [r] = await runQuery(sql, firstUnsentBefore({ aggregateId: row.aggregate_id, id: row.id }));
   return r;
 }
 
 /** Which sent rows a replay re-publishes. Times are the events' occurred_at. */
-export interface ReplaySelection {
+export interface ReplaySelection extends EventFilter {
   fromId?: bigint;
   toId?: bigint;
-  since?: Date;
-  until?: Date;
-  aggregateId?: string;
-  eventType?: string;
-  topic?: string;
 }
 
-function replayWhere(s: ReplaySelection, after: bigint): { where: string; params: unknown[] } {
-  const params: unknown[] = [after.toString()];
-  const where = ['sent_at is not null', 'id > $1::bigint'];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (s.fromId !== undefined) add('id >= ?::bigint', s.fromId.toString());
-  if (s.toId !== undefined) add('id <= ?::bigint', s.toId.toString());
-  if (s.since) add('occurred_at >= ?', s.since);
-  if (s.until) add('occurred_at < ?', s.until);
-  if (s.aggregateId) add('aggregate_id = ?::uuid', s.aggregateId);
-  if (s.eventType) add('event_type = ?', s.eventType);
-  if (s.topic) add('topic = ?', s.topic);
-  return { where: where.join(' and '), params };
+/** The sent rows a replay selects after its resume point. */
+function replayClauses(s: ReplaySelection, after: bigint): Clauses {
+  const c = new Clauses()
+    .require('sent_at is not null')
+    .filter('id > ?::bigint', after)
+    .filter('id >= ?::bigint', s.fromId)
+    .filter('id <= ?::bigint', s.toId);
+  return filterEvents(c, s);
 }
 
-export async function countSentForReplay(sql: postgres.Sql, s: ReplaySelection, after: bigint): Promise<number> {
-  const { where, params } = replayWhere(s, after);
-  const [row] = await sql.unsafe<{ n: number }[]>(`select count(*)::int as n from outbox where ${where}`, params as never[]);
-  return row?.n ?? 0;
+/** How many sent rows a replay selects after its resume point. */
+export function replayCount(i: { selection: ReplaySelection; after: bigint }): Query<{ n: number }> {
+  const c = replayClauses(i.selection, i.after);
+  return query('replay-count', `select count(*)::int as n from outbox ${c.where()}`, c.values);
 }
 
 /** The next page of sent rows to replay, in id order (per-partner order), after a resume point. */
+export function replayPage(i: { selection: ReplaySelection; after: bigint; limit: number }): Query<OutboxRecord> {
+  const c = replayClauses(i.selection, i.after);
+  const limit = c.bind(i.limit);
+  return query('replay-page', `select ${RECORD_COLUMNS} from outbox ${c.where()} order by id limit ${limit}`, c.values);
+}
+
+export async function countSentForReplay(sql: postgres.Sql, s: ReplaySelection, after: bigint): Promise<number> {
+  const [row] = await runQuery(sql, replayCount({ selection: s, after }));
+  return row?.n ?? 0;
+}
+
 export async function listSentForReplay(sql: postgres.Sql, s: ReplaySelection, after: bigint, limit: number): Promise<OutboxRecord[]> {
-  const { where, params } = replayWhere(s, after);
-  params.push(limit);
-  return sql.unsafe<OutboxRecord[]>(`select ${RECORD_COLUMNS} from outbox where ${where} order by id limit $${params.length}`, params as never[]);
+  return [...await runQuery(sql, replayPage({ selection: s, after, limit }))];
 }
 
 export interface FollowOptions {
@@ -237,32 +240,33 @@ export interface FollowOptions {
   pollMs?: number;
 }
 
-export interface SentFilter { eventType?: string; topic?: string; aggregateId?: string }
+export type SentFilter = Pick<EventFilter, 'eventType' | 'topic' | 'aggregateId'>;
 
 /** Millisecond keys: the follow cursor travels through a JS Date, which has no microseconds. */
 const SENT_KEY = `date_trunc('milliseconds', sent_at)`;
 const FOLLOW_PAGE = 1000;
 
-/**
- * The next page of rows marked sent after a cursor (sent_at to the millisecond, id), in
- * that order, among those marked more than a second ago. `sent_at >= $1` follows from the
- * cursor, and is written out because the planner cannot see it through the truncation: it
- * starts the scan at the cursor in outbox_sent_at_idx. Without it each poll read every
- * sent row the retention keeps: 436 ms a poll over 180,000 of them, against 0.04 ms.
- * Params: $1 cursor time, $2 cursor id, then sentAfterCursorValues(f).
- */
-export function sentAfterCursor(f: SentFilter): string {
-  const where = ['sent_at >= $1', `(${SENT_KEY}, id) > ($1, $2::bigint)`, "sent_at < now() - interval '1 second'"];
-  let n = 2;
-  if (f.eventType) where.push(`event_type = $${++n}`);
-  if (f.topic) where.push(`topic = $${++n}`);
-  if (f.aggregateId) where.push(`aggregate_id = $${++n}::uuid`);
-  return `select ${RECORD_COLUMNS} from outbox where ${where.join(' and ')} order by ${SENT_KEY}, id limit ${FOLLOW_PAGE}`;
+/** Where following starts: now, or the beginning of the sent history. */
+export function followStart(i: { fromStart: boolean }): Query<{ at: Date }> {
+  return query('follow-start', i.fromStart ? `select 'epoch'::timestamptz as at` : 'select now() as at');
 }
 
-/** sentAfterCursor's parameters after the cursor, in its order. */
-export function sentAfterCursorValues(f: SentFilter): string[] {
-  return [f.eventType, f.topic, f.aggregateId].filter((v): v is string => Boolean(v));
+/**
+ * The next page of rows marked sent after a cursor (sent_at to the millisecond, id), in
+ * that order, among those marked more than a second ago. `sent_at >= cursor` follows from
+ * the cursor, and is written out because the planner cannot see it through the truncation:
+ * it starts the scan at the cursor in outbox_sent_at_idx, so a poll reads the new rows
+ * only, never the sent history retention keeps (test/outbox-storage.test.ts).
+ */
+export function sentAfterCursor(cursor: { at: Date; id: string }, f: SentFilter): Query<OutboxRecord> {
+  const c = new Clauses();
+  const at = c.bind(cursor.at);
+  const id = c.bind(cursor.id);
+  c.require(`sent_at >= ${at}`)
+    .require(`(${SENT_KEY}, id) > (${at}, ${id}::bigint)`)
+    .require("sent_at < now() - interval '1 second'");
+  filterEvents(c, f);
+  return query('sent-after-cursor', `select ${RECORD_COLUMNS} from outbox ${c.where()} order by ${SENT_KEY}, id limit ${FOLLOW_PAGE}`, c.values);
 }
 
 /**
@@ -271,13 +275,11 @@ export function sentAfterCursorValues(f: SentFilter): string[] {
  * than a second ago: a mark statement commits well within that, and nothing is skipped.
  */
 export async function followSent(sql: postgres.Sql, f: SentFilter, opts: FollowOptions): Promise<void> {
-  const [start] = await sql.unsafe<{ at: Date }[]>(opts.fromStart ? `select 'epoch'::timestamptz as at` : 'select now() as at');
+  const [start] = await runQuery(sql, followStart({ fromStart: opts.fromStart }));
   let last = { at: start!.at, id: '0' };
   opts.onStart?.();
-  const text = sentAfterCursor(f);
-  const values = sentAfterCursorValues(f);
   while (!opts.stopped()) {
-    const rows = await sql.unsafe<OutboxRecord[]>(text, [last.at, last.id, ...values] as never[]);
+    const rows = await runQuery(sql, sentAfterCursor(last, f));
     for (const row of rows) opts.onRow(row);
     const tail = rows.at(-1);
     if (tail) last = { at: tail.sent_at!, id: tail.id.toString() };

@@ -3,9 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent } from '@relevo/domain';
 import { ROUTES, SCHEMA_VERSION, toIntegrationEvent, topicSchema, validateEvent } from '@relevo/events';
-import { runPlan, type Tx } from './client.ts';
-import { OUTBOX_APPEND_WIDTH, appendOutboxRows } from './write-plans.ts';
+import type { Tx } from './client.ts';
+import { runQuery } from './query.ts';
 import { shardKeyOf } from './shards.ts';
+import { appendOutboxRows, type OutboxAppend } from './write-plans.ts';
 
 export const PARTNER_AGGREGATE = 'partner';
 
@@ -35,10 +36,8 @@ export interface AppendedEvent {
 export function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext): Promise<AppendedEvent[]> {
   if (events.length === 0) return Promise.resolve([]);
   const newId = ctx.newEventId ?? randomUUID;
-  const occurredAt = ctx.occurredAt.toISOString();
   const headers = JSON.stringify(ctx.headers ?? {});
-  // appendOutboxRows' column order, row after row; json and timestamps as text (see runPlan).
-  const params: (string | number)[] = [];
+  const rows: OutboxAppend[] = [];
   const appended: AppendedEvent[] = [];
   for (const event of events) {
     const integrationEvent = toIntegrationEvent(event, newId(), ctx.occurredAt);
@@ -46,12 +45,13 @@ export function appendToOutbox(tx: Tx, events: DomainEvent[], ctx: AppendContext
     const topics = ROUTES[event.type];
     for (const topic of topics) {
       validateEvent(topic, integrationEvent);
-      params.push(
-        integrationEvent.id, PARTNER_AGGREGATE, event.partner_id, event.version, shardKeyOf(event.partner_id), event.type, topic,
-        payload, SCHEMA_VERSION, topicSchema(topic).fingerprint, headers, occurredAt,
-      );
+      rows.push({
+        eventId: integrationEvent.id, aggregateType: PARTNER_AGGREGATE, aggregateId: event.partner_id, aggregateVersion: event.version,
+        shardKey: shardKeyOf(event.partner_id), eventType: event.type, topic, payload, schemaVersion: SCHEMA_VERSION,
+        schemaFingerprint: topicSchema(topic).fingerprint, headers, occurredAt: ctx.occurredAt,
+      });
     }
     appended.push({ eventId: integrationEvent.id, type: event.type, topics: [...topics] });
   }
-  return runPlan(tx, appendOutboxRows(params.length / OUTBOX_APPEND_WIDTH), params).then(() => appended);
+  return runQuery(tx, appendOutboxRows(rows)).then(() => appended);
 }

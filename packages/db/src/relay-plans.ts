@@ -1,32 +1,16 @@
+import { BLOCKED_AGGREGATES, QUEUED, UNSENT, unsentAs } from './outbox-states.ts';
 import { query, type Query } from './query.ts';
 import { SHARD_OF_ROW } from './shards.ts';
 
 // The relay's statements, as plans that bind their text and values (pg-boss's `plans` with
-// their inputs): the relay runs them; tests and the CLI read the same predicates.
-//
-// Row states, derived from columns:
-//   unsent   sent_at is null and skipped_at is null            (partial index outbox_unsent_idx)
-//   parked   unsent and parked_at is not null
-//   backoff  unsent and attempts > 0 and next_attempt_at > now()
-//   in hand  unsent and publish_sequence is not null            (claimed; fate unknown after a crash)
-//   sent     sent_at is not null; broker_message_id null when the broker answered that it already
-//            had the message (a copy of one whose receipt was lost): stored, its id unknown
+// their inputs): the relay runs them; tests and the CLI read the same predicates. Row states
+// are defined in outbox-states.ts.
 //
 // The sequence rule every plan keeps (the guarantee rests on it; test/faults/drain-faults.test.ts
 // breaks each step of a drain run to check it): a row's publish sequence is given back only if
 // the broker never stored the row under it, and before any higher sequence of its producer is
 // handed to the broker. So a row still in hand whose sequence is at or below what the broker
 // holds for its producer was stored; one above it was not.
-
-/** Unsent and not done by an operator's skip. Keep in step with the partial indexes. */
-export const UNSENT = 'sent_at is null and skipped_at is null';
-
-/** UNSENT for a row under an alias. */
-const unsentAs = (alias: string) => `${alias}.sent_at is null and ${alias}.skipped_at is null`;
-
-/** Aggregates held back by one of their rows: parked, or waiting out a retry backoff. */
-export const BLOCKED_AGGREGATES = `select aggregate_id from outbox
-   where ${UNSENT} and attempts > 0 and (parked_at is not null or next_attempt_at > now())`;
 
 export const OUTBOX_ROW_COLUMNS = `id, event_id, aggregate_id, aggregate_version, event_type, topic, payload,
   schema_fingerprint, headers, occurred_at, attempts, publish_sequence`;
@@ -158,7 +142,7 @@ export function claimBatch(i: {
 }): Query<ClaimedRow> {
   return query('claim-batch', `with picked as (
       select id from outbox o
-       where ${FENCED('$5')} and ${UNSENT} and parked_at is null and publish_sequence is null
+       where ${FENCED('$5')} and ${QUEUED} and publish_sequence is null
          and shard_key >= $1::bigint and shard_key < $6::bigint
          and (next_attempt_at is null or next_attempt_at <= now())
          and aggregate_id not in (${BLOCKED_AGGREGATES})
@@ -258,7 +242,7 @@ export function giveBack(i: { failed: readonly FailedRow[]; held: readonly HeldR
  */
 export function nextRetryAt(i: { range: KeyRange; generation: number }): Query<{ at: Date | null }> {
   return query('next-retry-at', `select min(next_attempt_at) as at from outbox
-   where ${UNSENT} and parked_at is null and attempts > 0 and shard_key >= $1::bigint and shard_key < $2::bigint
+   where ${QUEUED} and attempts > 0 and shard_key >= $1::bigint and shard_key < $2::bigint
      and exists (select from relay_layout where generation = $3 and state = 'active')
      and not exists (select from relay_layout where state = 'pending')`, [i.range.from, i.range.to, i.generation]);
 }
@@ -285,17 +269,4 @@ export function purgeSentBatch(i: { cutoff: Date; limit: number }): Query {
 export function purgeIdempotencyBatch(i: { cutoff: Date; limit: number }): Query {
   return query('purge-idempotency-batch', `delete from idempotency_keys where ctid = any(array(
      select ctid from idempotency_keys where created_at < $1 limit $2))`, [i.cutoff.toISOString(), i.limit]);
-}
-
-/**
-/**
- * Puts parked rows back in line: attempts reset, no backoff; the relay picks them up on its
- * next drain, ahead of their partner's later rows. Records who did it.
- */
-export function retryParkedRows(i: { ids?: readonly string[]; aggregateId?: string; actor: string }): Query {
-  return query('retry-parked-rows', `update outbox set parked_at = null, attempts = 0, next_attempt_at = null, last_error = null,
-         retried_by = $3, retried_at = now()
-   where ${UNSENT} and parked_at is not null
-     and ($1::bigint[] is null or id = any($1::bigint[]))
-     and ($2::uuid is null or aggregate_id = $2::uuid)`, [i.ids ?? null, i.aggregateId ?? null, i.actor]);
 }

@@ -78,7 +78,8 @@ export const outbox = pgTable('outbox', {
 }, (t) => [
   uniqueIndex('outbox_event_topic_uq').on(t.eventId, t.topic),
   // The relay's hot path only ever looks at unsent rows: keep that index tiny.
-  // A skipped row is done too: it releases its partner without being published.
+  // A skipped row is done too: it releases its partner without being published. The
+  // predicate is outbox-states.ts's UNSENT: a plan's filter must imply it for the index to serve.
   index('outbox_unsent_idx').on(t.id).where(sql`${t.sentAt} is null and ${t.skippedAt} is null`),
   index('outbox_unsent_aggregate_idx').on(t.aggregateId, t.id).where(sql`${t.sentAt} is null and ${t.skippedAt} is null`),
   // Aggregates held back by a failing or parked row; tiny, read once per claim.

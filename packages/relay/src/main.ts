@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { connectSql, surviveDroppedTypeFetches } from '@relevo/db/sql';
+import { connectSql, ping, runQuery, surviveDroppedTypeFetches } from '@relevo/db/sql';
 import { createAdmin, createClient } from '@relevo/pulsar';
 import { createLogger, onShutdown, startOpsServer, startTracing } from '@relevo/runtime';
 import { loadRelayConfig, wantedPartitions } from './config.ts';
@@ -82,7 +82,7 @@ export async function runRelayProcess(): Promise<number> {
     // The database answering: the broker is not checked (an unreachable one shows as
     // broker_unavailable drain runs).
     ready: async () => {
-      await sql`select 1`;
+      await runQuery(sql, ping());
       return true;
     },
   });

@@ -54,7 +54,7 @@ export async function writeScenario(database: Database, seed: number): Promise<S
   await runQuery(database.sql, ensureShards({ shards: SCENARIO_SHARDS }));
   await requestLayout(database.sql, SCENARIO_SHARDS, 'fault-harness');
   for (let version = 1; version <= VERSIONS; version++) {
-    await database.db.transaction(async (tx) => {
+    await database.sql.begin(async (tx) => {
       await appendToOutbox(tx, partners.map((p) => eventOf(p, version)), { occurredAt: new Date() });
     });
   }

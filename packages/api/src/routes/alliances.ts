@@ -46,7 +46,7 @@ export function allianceRoutes(deps: AppDeps, defaultHook: Hook): OpenAPIHono<Ap
     const q = c.req.valid('query');
     const after = q.cursor === undefined ? undefined : decode(q.cursor);
     if (after === null) throw new ValidationError([{ path: 'query.cursor', message: 'not a cursor this API gave out' }]);
-    const partner = await findPartner(deps.database.db, id);
+    const partner = await findPartner(deps.database.sql, id);
     if (!partner) throw new NotFoundError('partner', id);
     const rows = await listPartnerAllianceEvents(deps.database.sql, id, { ...(after !== undefined ? { after } : {}), limit: q.limit + 1 });
     const page = rows.slice(0, q.limit);

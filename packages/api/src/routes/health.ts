@@ -1,6 +1,7 @@
 // Liveness, readiness (the database answers `select 1`), the OpenAPI document and its docs page.
 // All public: no bearer token, so a failed readiness check says no more than that it failed.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { ping, runQuery } from '@relevo/db';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { DatabaseUnavailableError, PROBLEM_CONTENT_TYPE } from '../problems.ts';
 import { ProblemSchema } from '../schemas.ts';
@@ -33,7 +34,7 @@ export function healthRoutes(deps: AppDeps, defaultHook: Hook): OpenAPIHono<AppE
       timer = setTimeout(() => reject(new Error(`the database did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
     });
     try {
-      await Promise.race([deps.database.sql`select 1`, timeout]);
+      await Promise.race([runQuery(deps.database.sql, ping()), timeout]);
     } catch (err) {
       // The endpoint is public: the driver's error names hosts, ports, roles and why the
       // login failed. The log gets it; the caller only learns that the API is not ready.

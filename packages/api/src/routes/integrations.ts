@@ -74,9 +74,9 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
     const q = c.req.valid('query');
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     if (after === null) throw new ValidationError([{ path: 'query.cursor', message: 'not a cursor this API gave out' }]);
-    const partner = await findPartner(deps.database.db, id);
+    const partner = await findPartner(deps.database.sql, id);
     if (!partner) throw new NotFoundError('partner', id);
-    const rows = await listIntegrations(deps.database.db, id, { ...(after ? { after } : {}), limit: q.limit + 1 });
+    const rows = await listIntegrations(deps.database.sql, id, { ...(after ? { after } : {}), limit: q.limit + 1 });
     const page = rows.slice(0, q.limit);
     const next = rows.length > q.limit ? encodeCursor(page[page.length - 1]!.id) : null;
     return c.json(
@@ -88,9 +88,9 @@ export function integrationRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: H
 
   app.openapi(getIntegrationRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const integration = await findIntegration(deps.database.db, id);
+    const integration = await findIntegration(deps.database.sql, id);
     if (!integration) throw new NotFoundError('integration', id);
-    const partner = await findPartner(deps.database.db, integration.partner_id);
+    const partner = await findPartner(deps.database.sql, integration.partner_id);
     if (!partner) throw new NotFoundError('integration', id);
     return c.json(integrationDto(integration, partner.version), 200, { ETag: etag(partner.version) });
   });

@@ -77,7 +77,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
     const q = c.req.valid('query');
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     if (after === null) throw new ValidationError([{ path: 'query.cursor', message: 'not a cursor this API gave out' }]);
-    const rows = await listPartners(deps.database.db, {
+    const rows = await listPartners(deps.database.sql, {
       ...(q.estado ? { estado: q.estado } : {}),
       ...(q.estado_kyc ? { estadoKyc: q.estado_kyc } : {}),
       ...(after ? { after } : {}),
@@ -91,7 +91,7 @@ export function partnerRoutes(deps: AppDeps, uow: UnitOfWork, defaultHook: Hook)
 
   app.openapi(getPartnerRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const partner = await findPartner(deps.database.db, id);
+    const partner = await findPartner(deps.database.sql, id);
     if (!partner) throw new NotFoundError('partner', id);
     return c.json(partnerDto(partner), 200, { ETag: etag(partner.version) });
   });

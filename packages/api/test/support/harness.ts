@@ -1,5 +1,4 @@
 // One app per test file over its own fresh database, driven with app.request().
-import { sql as dsql } from 'drizzle-orm';
 import { connectDatabase, type Database } from '@relevo/db';
 import { createLogger } from '@relevo/runtime';
 import { createApp, type App, type AppDeps } from '../../src/index.ts';
@@ -87,14 +86,9 @@ export interface OutboxRow {
 }
 
 export async function outboxRows(database: Database, aggregateId?: string): Promise<OutboxRow[]> {
-  const where = aggregateId ? dsql`where aggregate_id = ${aggregateId}` : dsql``;
-  const result = await database.db.execute(dsql`select id, event_id, aggregate_id, aggregate_version, event_type, topic, payload, headers from outbox ${where} order by id`);
-  return (result as unknown as OutboxRow[]).map((r) => ({
-    ...r,
-    id: BigInt(r.id),
-    payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
-    headers: typeof r.headers === 'string' ? JSON.parse(r.headers) : r.headers,
-  }));
+  const { sql } = database;
+  const where = aggregateId ? sql`where aggregate_id = ${aggregateId}` : sql``;
+  return [...await sql<OutboxRow[]>`select id, event_id, aggregate_id, aggregate_version, event_type, topic, payload, headers from outbox ${where} order by id`];
 }
 
 let seq = 0;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { activeShards, connectSql, createBoss, ensureDrainQueue, wakeShards } from '@relevo/db/sql';
+import { activeShards, connectSql, createBoss, ensureDrainQueue, ping, runQuery, wakeShards } from '@relevo/db/sql';
 import { env, parseEnv } from '@relevo/runtime';
 import { CliError } from '../errors.ts';
 import type { Context } from './context.ts';
@@ -50,7 +50,7 @@ export async function runOutbox(args: string[]): Promise<number> {
     },
   };
   try {
-    await sql`select 1`.catch((err: Error) => {
+    await runQuery(sql, ping()).catch((err: Error) => {
       throw new CliError('UNAVAILABLE', `cannot reach the database: ${err.message}`);
     });
     return await sub.run(ctx, rest);

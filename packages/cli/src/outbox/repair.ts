@@ -1,4 +1,4 @@
-import { findOutboxRows, purgeSentBefore, retryParked, shardOf, skipParked } from '@relevo/db/sql';
+import { countSentBefore, findOutboxRows, purgeSentBefore, retryParked, runQuery, shardOf, skipParked } from '@relevo/db/sql';
 import { CliError } from '../errors.ts';
 import { actorOf, parse, parseId, parseStoredText, parseTime, parseUuid, parsePositive } from '../args.ts';
 import { progress, toJson } from '../format.ts';
@@ -51,7 +51,7 @@ export async function purge(ctx: Context, args: string[]): Promise<number> {
   if (!values['sent-before']) throw new CliError('USAGE', 'usage: relevo outbox purge --sent-before <time> [--batch N]');
   const cutoff = parseTime('sent-before', values['sent-before']);
   const batch = parsePositive('batch', values.batch, 5000);
-  const [{ total } = { total: 0 }] = await ctx.sql.unsafe<{ total: number }[]>('select count(*)::int as total from outbox where sent_at < $1', [cutoff]);
+  const [{ total } = { total: 0 }] = await runQuery(ctx.sql, countSentBefore({ cutoff }));
   const bar = progress('purge', total);
   const deleted = await purgeSentBefore(ctx.sql, cutoff, { batchSize: batch, onProgress: (n) => bar.update(n) });
   bar.done();
