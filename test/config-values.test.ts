@@ -69,6 +69,8 @@ const cases: Case[] = [
     line: /^config: PULSAR_ADMIN_URL="http\/\/admin:\*\*\*@pulsar:8080" is invalid: / },
   { name: 'BROKER_URL with http credentials', loader: 'relay', env: () => ({ ...DB_BASE, BROKER_URL: `http://relay:${SECRET}@pulsar:6650` }),
     line: 'config: BROKER_URL="http://relay:***@pulsar:6650" is invalid: expected pulsar://host:port or pulsar+ssl://host:port, or several hosts: pulsar://h1:6650,h2:6650' },
+  { name: 'RELAY_ID with a #', loader: 'relay', env: () => ({ ...DB_BASE, RELAY_ID: 'relay#2' }),
+    line: /^config: RELAY_ID="relay#2" is invalid: must not contain # \(a claim is tagged <relay id>#<run>\)$/ },
   { name: 'ALERT_WEBHOOK_URL on ftp with credentials', loader: 'consumers', env: () => ({ ...DB_BASE, ALERT_WEBHOOK_URL: `ftp://alerts:${SECRET}@hooks.example.com/x` }),
     line: 'config: ALERT_WEBHOOK_URL="ftp://alerts:***@hooks.example.com/x" is invalid: expected an http:// or https:// URL' },
   { name: 'ALERT_WEBHOOK_URL without a scheme, token in its query', loader: 'consumers',

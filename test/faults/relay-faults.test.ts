@@ -52,10 +52,10 @@ describe('relay under faults', () => {
     const namespace = await createTestNamespace();
     const ids = await createPartners(database, 1000, wake);
     const load = updateConcurrently(database, ids, 19, 6, wake);
-    // Rows the killed relay claimed and did not mark: the next relay must send them first,
-    // with the same sequence ids.
+    // Rows the killed relay claimed (under its runs' tokens, <relay id>#<run>) and did not mark:
+    // the next relay must send them first, with the same sequence ids.
     const leftInHand = async (relayId: string) => (await database.sql<{ n: number }[]>`
-      select count(*)::int as n from outbox where claimed_by = ${relayId} and sent_at is null and publish_sequence is not null`)[0]!.n;
+      select count(*)::int as n from outbox where split_part(claimed_by, '#', 1) = ${relayId} and sent_at is null and publish_sequence is not null`)[0]!.n;
     let killedMidBatch = 0;
     for (let kill = 0; kill < 6; kill++) {
       const relayId = `kill-${kill}`;

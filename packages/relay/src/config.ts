@@ -27,7 +27,7 @@ const schema = z.object({
   // Each own topic's partition count, when the relay is to create it partitioned (docs/cluster.md).
   PULSAR_PARTITIONS_EVENTOS_PARTNERS: z.coerce.number().int().min(1).max(1024).optional(),
   PULSAR_PARTITIONS_ADMINISTRACION_FINANCIERA_COMPLIANCE: z.coerce.number().int().min(1).max(1024).optional(),
-  RELAY_ID: z.string().min(1).optional(),
+  RELAY_ID: z.string().min(1).regex(/^[^#]+$/, 'must not contain # (a claim is tagged <relay id>#<run>)').optional(),
   RELAY_SHARDS: env.positiveInt(4),
   RELAY_BATCH_SIZE: env.positiveInt(500),
   RELAY_RUN_BUDGET_MS: env.durationMs(10_000),

@@ -13,7 +13,10 @@ async function whyUnsent(ctx: Context, row: OutboxRecord): Promise<string | null
   if (row.state === 'backoff') return `backing off until ${when(row.next_attempt_at)} after ${row.attempts} attempts: ${row.last_error ?? ''}`;
   const blocker = await blockingRow(ctx.sql, row);
   if (blocker) return `waiting behind outbox row ${blocker.id} (${blocker.event_type} v${blocker.aggregate_version}, ${blocker.state}) of the same partner`;
-  if (row.claimed_by) return `claimed by relay ${row.claimed_by} ${when(row.claimed_at)} with sequence ${row.publish_sequence}: being published`;
+  if (row.claimed_by) {
+    const [relay, run] = row.claimed_by.split('#');
+    return `claimed by relay ${relay}${run ? ` (run ${run})` : ''} ${when(row.claimed_at)} with sequence ${row.publish_sequence}: being published`;
+  }
   return 'waiting for the relay to claim it (is a relay running?)';
 }
 
