@@ -9,15 +9,14 @@ import { createLogger } from '@relevo/runtime';
 import { createApp, parseApiTokens } from '../src/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createPartners } from '../../../test/support/writes.ts';
-import { launchChromium } from './support/chromium.ts';
-import { serveApp, type Served } from './support/server.ts';
+import { servePages, type ServedPages } from './support/browser.ts';
 
 const TOKEN = 'docs-page-token-0123456789abcdef01234567';
 
 describe('API reference /docs', () => {
   let tdb: TestDatabase;
   let database: Database;
-  let server: Served;
+  let pages: ServedPages;
   let base: string;
   let browser: Browser;
 
@@ -29,14 +28,12 @@ describe('API reference /docs', () => {
       database, tokens: parseApiTokens(`docs:read+write+operator:${TOKEN}`), principalSecret: 'docs-page-principal-secret-0123456789abcdef',
       log: createLogger('docs-page-test', 'silent'), shards: 4,
     });
-    server = await serveApp(app);
-    base = server.base;
-    browser = await launchChromium();
+    pages = await servePages(app);
+    ({ base, browser } = pages);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await pages?.close();
     await database?.close();
     await tdb?.drop();
   });

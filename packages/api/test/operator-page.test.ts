@@ -13,8 +13,7 @@ import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { adminUrl, createTestNamespace, serviceUrl } from '../../../test/support/pulsar.ts';
 import { createPartners, parkRow } from '../../../test/support/writes.ts';
-import { launchChromium } from './support/chromium.ts';
-import { serveApp, type Served } from './support/server.ts';
+import { servePages, type ServedPages } from './support/browser.ts';
 
 const TOKEN = 'operator-page-token-0123456789abcdef012';
 /** Reads and writes partners, but is no operator's. */
@@ -23,7 +22,7 @@ const APP_TOKEN = 'operator-page-app-token-0123456789abcdef';
 describe('operator page /outbox', () => {
   let tdb: TestDatabase;
   let database: Database;
-  let server: Served;
+  let pages: ServedPages;
   let base: string;
   let browser: Browser;
   const woken: string[][] = [];
@@ -60,15 +59,13 @@ describe('operator page /outbox', () => {
       onCommitted: (ids) => { woken.push(ids); },
       deadLetters: { admin, namespace },
     });
-    server = await serveApp(app);
-    base = server.base;
-    browser = await launchChromium();
+    pages = await servePages(app);
+    ({ base, browser } = pages);
   });
 
   afterAll(async () => {
-    await browser?.close();
     // When beforeAll failed before the server started, there is nothing to close.
-    await server?.close();
+    await pages?.close();
     await database?.close();
     await tdb?.drop();
   });

@@ -1,5 +1,6 @@
 // One app per test file over its own fresh database, driven with app.request().
 import { connectDatabase, type Database } from '@relevo/db';
+import type { ClaimedRow } from '@relevo/db/sql';
 import { createLogger } from '@relevo/runtime';
 import { createApp, type App, type AppDeps } from '../../src/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database.ts';
@@ -74,16 +75,8 @@ export async function counts(database: Database): Promise<{ partners: number; in
   return row!;
 }
 
-export interface OutboxRow {
-  id: bigint;
-  event_id: string;
-  aggregate_id: string;
-  aggregate_version: number;
-  event_type: string;
-  topic: string;
-  payload: any;
-  headers: Record<string, string>;
-}
+/** An outbox row as the write path stored it: the claim's columns without the relay's. */
+export type OutboxRow = Pick<ClaimedRow, 'id' | 'event_id' | 'aggregate_id' | 'aggregate_version' | 'event_type' | 'topic' | 'headers'> & { payload: any };
 
 export async function outboxRows(database: Database, aggregateId?: string): Promise<OutboxRow[]> {
   const { sql } = database;
