@@ -3,6 +3,7 @@
 // metrics registries are built, the CLI's own argument parsers are run on every command
 // line the pages show. A regex over the sources covers what is not reachable that way
 // (the CLI's inline schemas, `process.env.X` reads) and is checked against the exact sets.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -322,5 +323,17 @@ describe('documentation', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+
+  // The tree speaks of the product: how it was built belongs in git's history, not in its text.
+  const PROCESS_WORDS = /\b(this stop|first stop|stop \d+|issues? #?\d+|the lead|prototype|throwaway|these machines|fresh machine|the seed|(this|earlier|previous|next|last) session)\b/i;
+
+  it('no file of the tree speaks of how relevo was built', () => {
+    const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n')
+      .filter((f) => /\.(md|ts|js|mjs|json|ya?ml|sh|sql|html|css)$|^\.ci\/run$/.test(f))
+      .filter((f) => f !== 'test/docs.test.ts' && f !== 'pnpm-lock.yaml' && !f.startsWith('bench/results/') && existsSync(join(ROOT, f)));
+    expect(files.length).toBeGreaterThan(100);
+    const found = files.flatMap((f) => read(f).split('\n').flatMap((line, i) => PROCESS_WORDS.test(line) ? [`${f}:${i + 1}: ${line.trim()}`] : []));
+    expect(found).toEqual([]);
   });
 });

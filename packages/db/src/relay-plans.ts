@@ -59,7 +59,7 @@ const FENCED = (pidParam: string) => `pg_backend_pid() = ${pidParam}::int`;
 /** Advisory-lock namespace of the relay's shard locks ('relv'). */
 export const SHARD_LOCK_SPACE = 0x72656c76;
 
-/** Takes a shard's advisory lock on this session if free; with the session's pid, the fence of its run. */
+/** Takes a shard's advisory lock on the calling session if free; with the session's pid, the fence of its run. */
 export function tryShardLock(i: { shard: number }): Query<{ ok: boolean; pid: number }> {
   return query('try-shard-lock', 'select pg_try_advisory_lock($1, $2) as ok, pg_backend_pid() as pid', [SHARD_LOCK_SPACE, i.shard]);
 }
