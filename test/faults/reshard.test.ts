@@ -76,11 +76,22 @@ describe('changing the shard count under load', () => {
       // A relay of the 8-shard layout dies holding rows: claimed, sequenced, not marked.
       const leftInHand = async () => (await database.sql<{ n: number }[]>`
         select count(*)::int as n from outbox where split_part(claimed_by, '#', 1) = 'eight-a' and sent_at is null and publish_sequence is not null`)[0]!.n;
+      // Frozen (SIGSTOP) the moment it is seen holding rows, so it cannot mark them before the
+      // kill; statements already on the wire settle during the pause, then the count decides.
+      let killedHolding = 0;
       const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline && (await leftInHand()) === 0) await sleep(5);
+      while (Date.now() < deadline && killedHolding === 0) {
+        if ((await leftInHand()) === 0) {
+          await sleep(5);
+          continue;
+        }
+        eight.child.kill('SIGSTOP');
+        await sleep(200);
+        killedHolding = await leftInHand();
+        if (killedHolding === 0) eight.child.kill('SIGCONT');
+      }
       eight.child.kill('SIGKILL');
       await eight.exited;
-      const killedHolding = await leftInHand();
 
       // And back to 4, while the killed relay's rows are still in hand.
       start('four-b', 4);
