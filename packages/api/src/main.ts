@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
-import { connectDatabase, createCommitAnnouncer, ping, runQuery, surviveDroppedTypeFetches } from '@relevo/db';
+import { connectDatabase, connectSql, createCommitAnnouncer, ping, runQuery, surviveDroppedTypeFetches } from '@relevo/db';
 import { createAdmin } from '@relevo/pulsar';
 import { createLogger, env, onShutdown, parseEnv, pulsarTokenEnv, refuseInsecureToken, startOpsServer, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
@@ -50,6 +50,7 @@ export const ApiEnv = z.object({
   LOG_LEVEL: env.logLevel,
   RELAY_SHARDS: env.positiveInt(4),
   API_MAX_BODY_BYTES: env.positiveInt(DEFAULT_MAX_BODY_BYTES),
+  API_DB_POOL_MAX: env.positiveInt(10),
   API_METRICS_PORT: env.port(9463),
   // The operator page's dead-letter counts come from the broker's admin API.
   PULSAR_ADMIN_URL: env.pulsarAdminUrl,
@@ -72,8 +73,6 @@ export type ApiConfig = z.infer<typeof ApiEnv>;
 
 const SHUTDOWN_DRAIN_MS = 10_000;
 const APPLICATION_NAME = 'relevo-api';
-/** Connections the API's one pool opens at most: its writes and its reads share it. */
-const API_POOL_MAX = 20;
 
 export async function runApiProcess(): Promise<number> {
   const config = parseEnv(ApiEnv);
@@ -87,9 +86,14 @@ export async function runApiProcess(): Promise<number> {
   }
   surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-api', log);
-  const database = connectDatabase(config.DATABASE_URL, { applicationName: APPLICATION_NAME, max: API_POOL_MAX });
-  const announce = createCommitAnnouncer(database.sql);
-  const metrics = createApiMetrics({ sql: database.sql, applicationName: APPLICATION_NAME, poolMax: API_POOL_MAX });
+  const database = connectDatabase(config.DATABASE_URL, { applicationName: APPLICATION_NAME, max: config.API_DB_POOL_MAX });
+  // Announcements have a connection of their own: on the pool they would queue behind the
+  // writes waiting for a connection, and under load the relay would hear of a commit only
+  // after the API's queue had drained (packages/api/test/process.test.ts: "announces a commit
+  // at once while every connection of its pool is taken").
+  const announcer = connectSql(config.DATABASE_URL, { applicationName: `${APPLICATION_NAME}-announcer`, max: 1 });
+  const announce = createCommitAnnouncer(announcer);
+  const metrics = createApiMetrics({ sql: database.sql, applicationName: APPLICATION_NAME, poolMax: config.API_DB_POOL_MAX });
 
   const app = createApp({
     database,
@@ -145,6 +149,7 @@ export async function runApiProcess(): Promise<number> {
       ops.close();
       await tracing.shutdown();
       await database.close();
+      await announcer.end({ timeout: 5 });
       resolve(0);
     });
   });

@@ -35,7 +35,7 @@ describe('relevo api', () => {
   it('serves, announces each commit on the commit channel after it, exports its metrics, and exits 0 on SIGTERM', async () => {
     const p = run(baseEnv({
       DATABASE_URL: testDb.url, API_TOKENS: `proc:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: SECRET, PORT: '0', API_METRICS_PORT: '0',
-      LOG_LEVEL: 'info', RELAY_SHARDS: '2',
+      LOG_LEVEL: 'info', RELAY_SHARDS: '2', API_DB_POOL_MAX: '12',
     }));
     try {
       const { port, metrics } = await waitFor('the listening line', () => {
@@ -91,13 +91,67 @@ describe('relevo api', () => {
       expect(scraped).toContain('relevo_api_outbox_rows_total{type="PartnerCreado",topic="eventos-partners"} 1');
       expect(scraped).toContain('relevo_api_commit_to_wake_seconds_count 1');
       expect(scraped).toMatch(/relevo_api_db_connections\{state="(idle|active)"\} [1-9]/);
-      expect(scraped).toContain('relevo_api_db_pool_max 20');
+      expect(scraped).toContain('relevo_api_db_pool_max 12');
       expect((await fetch(new URL('/health/ready', metrics))).status).toBe(200);
 
       p.child.kill('SIGTERM');
       expect(await p.exit).toBe(0);
     } finally {
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
+  });
+
+  it('announces a commit at once while every connection of its pool is taken and more writes wait for one', async () => {
+    const p = run(baseEnv({
+      DATABASE_URL: testDb.url, API_TOKENS: `proc:read+write:${TOKEN}`, API_PRINCIPAL_SECRET: SECRET, PORT: '0', API_METRICS_PORT: '0',
+      RELAY_SHARDS: '2',
+    }));
+    const sql = postgres(testDb.url, { max: 2, onnotice: () => {} });
+    const holder = postgres(testDb.url, { max: 1, onnotice: () => {} });
+    const listener = postgres(testDb.url, { max: 1, onnotice: () => {} });
+    try {
+      const port = await listeningPort(p);
+      const send = (method: string, path: string, body: unknown) => fetch(`http://127.0.0.1:${port}${path}`, {
+        method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const created = await send('POST', '/v1/partners', { nombre: 'Cola', email: 'cola@example.com' });
+      const { id } = (await created.json()) as { id: string };
+
+      // The partner's row is locked: the first 10 PATCHes hold the API's 10 connections
+      // (API_DB_POOL_MAX's default), waiting on it, and the other 110 wait for a connection.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => { release = resolve; });
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => { locked = resolve; });
+      const holding = holder.begin(async (tx) => {
+        await tx`select 1 from partners where id = ${id} for update`;
+        locked();
+        await released;
+      });
+      await isLocked;
+      const patches = Array.from({ length: 120 }, (_, n) => send('PATCH', `/v1/partners/${id}`, { nombre: `Cola ${n}` }));
+      await waitFor('the pool waiting on the lock', async () => {
+        const [row] = await sql<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity where application_name = 'relevo-api' and wait_event_type = 'Lock'`;
+        return row!.n >= 10 ? true : undefined;
+      });
+
+      // Released, the 10 sent transactions commit one after another, in Postgres alone. The
+      // first commit's announcement must not wait for the 110 queued writes to get a
+      // connection and commit first.
+      let heardAt: Date | undefined;
+      await listener.listen(OUTBOX_COMMIT_CHANNEL, () => { heardAt ??= new Date(); });
+      release();
+      await holding;
+      expect((await Promise.all(patches)).map((r) => r.status)).toEqual(Array(120).fill(200));
+      await waitFor('an announcement', async () => heardAt);
+      const [before] = await sql<{ n: number }[]>`
+        select count(*)::int as n from outbox where aggregate_id = ${id} and event_type = 'PartnerActualizado' and occurred_at <= ${heardAt!}`;
+      expect(before!.n).toBeGreaterThan(0);
+      expect(before!.n).toBeLessThan(40);
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+      await Promise.all([sql.end(), holder.end(), listener.end()]);
     }
   });
 });
