@@ -9,7 +9,7 @@ import { createLogger } from '@relevo/runtime';
 import { createApp, parseApiTokens } from '../src/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { createPartners } from '../../../test/support/writes.ts';
-import { servePages, type ServedPages } from './support/browser.ts';
+import { closeInOrder, servePages, type ServedPages } from './support/browser.ts';
 
 const TOKEN = 'docs-page-token-0123456789abcdef01234567';
 
@@ -32,11 +32,8 @@ describe('API reference /docs', () => {
     ({ base, browser } = pages);
   });
 
-  afterAll(async () => {
-    await pages?.close();
-    await database?.close();
-    await tdb?.drop();
-  });
+  // Whatever beforeAll got to open: the browser and server, the pool, the database.
+  afterAll(() => closeInOrder(pages, database, tdb));
 
   /** Opens /docs, recording every request the page makes and every console error (a CSP violation is one). */
   const open = async (): Promise<{ page: Page; requests: string[]; errors: string[] }> => {

@@ -13,7 +13,7 @@ import { createLogger } from '@relevo/runtime';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
 import { adminUrl, createTestNamespace, serviceUrl } from '../../../test/support/pulsar.ts';
 import { createPartners, parkRow } from '../../../test/support/writes.ts';
-import { servePages, type ServedPages } from './support/browser.ts';
+import { closeInOrder, servePages, type ServedPages } from './support/browser.ts';
 
 const TOKEN = 'operator-page-token-0123456789abcdef012';
 /** Reads and writes partners, but is no operator's. */
@@ -63,12 +63,8 @@ describe('operator page /outbox', () => {
     ({ base, browser } = pages);
   });
 
-  afterAll(async () => {
-    // When beforeAll failed before the server started, there is nothing to close.
-    await pages?.close();
-    await database?.close();
-    await tdb?.drop();
-  });
+  // Whatever beforeAll got to open: the browser and server, the pool, the database.
+  afterAll(() => closeInOrder(pages, database, tdb));
 
   const signIn = async (): Promise<Page> => {
     const page = await browser.newPage();

@@ -38,3 +38,13 @@ export async function servePages(app: App): Promise<ServedPages> {
     },
   };
 }
+
+type Closable = { close(): Promise<unknown> } | { drop(): Promise<unknown> };
+
+/** Closes what a suite opened, in this order; what is undefined (a setup that failed early) is passed over. */
+export async function closeInOrder(...parts: (Closable | undefined)[]): Promise<void> {
+  for (const part of parts) {
+    if (!part) continue;
+    await ('close' in part ? part.close() : part.drop());
+  }
+}
