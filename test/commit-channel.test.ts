@@ -3,7 +3,7 @@
 // next one; more keys than one NOTIFY holds are split, none lost.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { OUTBOX_COMMIT_CHANNEL, connectSql, createCommitAnnouncer, parseCommitPayload, shardKeyOf } from '@relevo/db';
+import { AnnouncerConnection, OUTBOX_COMMIT_CHANNEL, connectSql, createCommitAnnouncer, parseCommitPayload, shardKeyOf } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 let tdb: TestDatabase;
@@ -60,4 +60,25 @@ it('rejects when the NOTIFY fails, so the caller can log it', async () => {
   const closed = connectSql(tdb.url, { max: 1 });
   await closed.end();
   await expect(createCommitAnnouncer(closed)(partners(1))).rejects.toThrow();
+});
+
+it('opens a new connection after a NOTIFY failed on its own one, so a broken connection does not silence the announcements', async () => {
+  const opened: ReturnType<typeof connectSql>[] = [];
+  const own = new AnnouncerConnection(() => {
+    const connection = connectSql(tdb.url, { max: 1, applicationName: 'relevo-test-own-announcer' });
+    opened.push(connection);
+    return connection;
+  });
+  try {
+    // A connection that fails every statement from now on, as one stuck reconnecting does.
+    await opened[0]!.end();
+    const [lost, next] = partners(2);
+    await expect(own.announce([lost!])).rejects.toThrow();
+    await own.announce([next!]);
+    await settle(1);
+    expect(payloads).toEqual([String(shardKeyOf(next!))]);
+    expect(opened).toHaveLength(2);
+  } finally {
+    await own.close();
+  }
 });

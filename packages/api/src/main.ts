@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { z } from 'zod';
-import { connectDatabase, connectSql, createCommitAnnouncer, ping, runQuery, surviveDroppedTypeFetches } from '@relevo/db';
+import { AnnouncerConnection, connectDatabase, connectSql, ping, runQuery, surviveDroppedTypeFetches } from '@relevo/db';
 import { createAdmin } from '@relevo/pulsar';
 import { createLogger, env, onShutdown, parseEnv, pulsarTokenEnv, refuseInsecureToken, startOpsServer, startTracing } from '@relevo/runtime';
 import { createApp } from './app.ts';
@@ -87,13 +87,14 @@ export async function runApiProcess(): Promise<number> {
   surviveDroppedTypeFetches(log);
   const tracing = await startTracing('relevo-api', log);
   const database = connectDatabase(config.DATABASE_URL, { applicationName: APPLICATION_NAME, max: config.API_DB_POOL_MAX });
-  // Announcements have a connection of their own: on the pool they would queue behind the
-  // writes waiting for a connection, and under load the relay would hear of a commit only
-  // after the API's queue had drained (packages/api/test/process.test.ts: "announces a commit
-  // at once while every connection of its pool is taken").
-  const announcer = connectSql(config.DATABASE_URL, { applicationName: `${APPLICATION_NAME}-announcer`, max: 1 });
-  const announce = createCommitAnnouncer(announcer);
-  const metrics = createApiMetrics({ sql: database.sql, applicationName: APPLICATION_NAME, poolMax: config.API_DB_POOL_MAX });
+  // Not on the pool: a NOTIFY there would wait behind the writes queued for a connection
+  // (packages/api/test/process.test.ts: "announces a commit at once while every connection
+  // of its pool is taken").
+  const announcer = new AnnouncerConnection(() => connectSql(config.DATABASE_URL, { applicationName: `${APPLICATION_NAME}-announcer`, max: 1 }));
+  // The scrape reads the pool's connections over a connection of its own: on the pool it would
+  // wait behind every queued write, and /metrics would hang just when the pool is saturated.
+  const scrapes = connectSql(config.DATABASE_URL, { applicationName: `${APPLICATION_NAME}-metrics`, max: 1 });
+  const metrics = createApiMetrics({ sql: scrapes, applicationName: APPLICATION_NAME, poolMax: config.API_DB_POOL_MAX });
 
   const app = createApp({
     database,
@@ -114,7 +115,7 @@ export async function runApiProcess(): Promise<number> {
     // Called right after the commit: the time to the NOTIFY is the commit → wake latency.
     onCommitted: (ids) => {
       const committed = performance.now();
-      return announce(ids).then(() => metrics.woken((performance.now() - committed) / 1000));
+      return announcer.announce(ids).then(() => metrics.woken((performance.now() - committed) / 1000));
     },
   });
 
@@ -148,8 +149,7 @@ export async function runApiProcess(): Promise<number> {
       await closed.finally(() => clearTimeout(force));
       ops.close();
       await tracing.shutdown();
-      await database.close();
-      await announcer.end({ timeout: 5 });
+      await Promise.all([database.close(), announcer.close(), scrapes.end({ timeout: 5 })]);
       resolve(0);
     });
   });

@@ -19,7 +19,7 @@ export interface ApiMetrics {
 }
 
 export interface ApiMetricsOptions {
-  /** The pool whose connections are counted at scrape time, and the application_name they carry. */
+  /** Where the scrape reads the connections of the pool named applicationName (not that pool: it may be saturated). */
   sql?: postgres.Sql;
   applicationName?: string;
   /** Connections the API's pool may open. */

@@ -12,7 +12,7 @@ export type Tx = postgres.TransactionSql;
 export type SendWithCommit = (written: Promise<unknown>) => void;
 
 export interface Database {
-  /** The process's one postgres.js pool on this database: every plan runs on it. */
+  /** The process's postgres.js pool on this database: its plans run on it (the API's commit announcements and metrics scrape have their own connections). */
   sql: postgres.Sql;
   close(): Promise<void>;
 }

@@ -69,3 +69,40 @@ export function createCommitAnnouncer(sql: postgres.Sql): CommitAnnouncer {
     if (!flushing) void flush();
   });
 }
+
+/**
+ * A process's commit announcements on a connection of their own: on a pool shared with the
+ * writes, a NOTIFY waits behind every write queued for a connection, and under load the relay
+ * would hear of a commit only once that queue had drained. After a failed NOTIFY the
+ * connection is not trusted again and the next announcement goes out on a new one (a pool of
+ * one whose backend was terminated can keep failing, as ShardLeases.retire says;
+ * test/commit-channel.test.ts: "opens a new connection after a NOTIFY failed").
+ */
+export class AnnouncerConnection {
+  private readonly open: () => postgres.Sql;
+  private sql: postgres.Sql;
+  private current: CommitAnnouncer;
+
+  constructor(open: () => postgres.Sql) {
+    this.open = open;
+    this.sql = open();
+    this.current = createCommitAnnouncer(this.sql);
+  }
+
+  /** Settles as createCommitAnnouncer's does; a rejection also retires the connection it failed on. */
+  readonly announce: CommitAnnouncer = (aggregateIds) => {
+    const used = this.sql;
+    return this.current(aggregateIds).catch((err: unknown) => {
+      if (this.sql === used) {
+        this.sql = this.open();
+        this.current = createCommitAnnouncer(this.sql);
+        void used.end({ timeout: 1 }).catch(() => undefined);
+      }
+      throw err;
+    });
+  };
+
+  close(): Promise<void> {
+    return this.sql.end({ timeout: 5 });
+  }
+}
