@@ -73,8 +73,12 @@ it('opens a new connection after a NOTIFY failed on its own one, so a broken con
     // A connection that fails every statement from now on, as one stuck reconnecting does.
     await opened[0]!.end();
     const [lost, next] = partners(2);
-    await expect(own.announce([lost!])).rejects.toThrow();
-    await own.announce([next!]);
+    // The second is asked for while the first NOTIFY is in flight: it goes out after that one
+    // failed, on the new connection.
+    const failing = own.announce([lost!]);
+    const following = own.announce([next!]);
+    await expect(failing).rejects.toThrow();
+    await following;
     await settle(1);
     expect(payloads).toEqual([String(shardKeyOf(next!))]);
     expect(opened).toHaveLength(2);

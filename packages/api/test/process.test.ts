@@ -110,6 +110,7 @@ describe('relevo api', () => {
     const holder = postgres(testDb.url, { max: 1, onnotice: () => {} });
     const listener = postgres(testDb.url, { max: 1, onnotice: () => {} });
     let release = () => {};
+    let holding: Promise<unknown> | undefined;
     let patches: Promise<Response>[] = [];
     try {
       const { port, metrics } = await waitFor('the listening line', () => {
@@ -128,7 +129,7 @@ describe('relevo api', () => {
       const released = new Promise<void>((resolve) => { release = resolve; });
       let locked!: () => void;
       const isLocked = new Promise<void>((resolve) => { locked = resolve; });
-      const holding = holder.begin(async (tx) => {
+      holding = holder.begin(async (tx) => {
         await tx`select 1 from partners where id = ${id} for update`;
         locked();
         await released;
@@ -160,6 +161,7 @@ describe('relevo api', () => {
       release();
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
       await Promise.allSettled(patches);
+      await holding?.catch(() => undefined);
       await Promise.all([sql.end(), holder.end({ timeout: 1 }), listener.end()]);
     }
   });

@@ -42,6 +42,11 @@ export type CommitAnnouncer = (aggregateIds: Iterable<string>) => Promise<void>;
  * behind that lock. The promise settles with the NOTIFY that carried these keys.
  */
 export function createCommitAnnouncer(sql: postgres.Sql): CommitAnnouncer {
+  return announcerOn(() => sql);
+}
+
+/** createCommitAnnouncer on whatever connection `connection` gives for each NOTIFY; `onFailed` runs before the next one is sent. */
+function announcerOn(connection: () => postgres.Sql, onFailed?: (err: unknown) => void): CommitAnnouncer {
   let keys: number[] = [];
   let settles: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   let flushing = false;
@@ -54,9 +59,10 @@ export function createCommitAnnouncer(sql: postgres.Sql): CommitAnnouncer {
       keys = [];
       settles = [];
       try {
-        await notifyKeys(sql, batch);
+        await notifyKeys(connection(), batch);
         for (const s of waiting) s.resolve();
       } catch (err) {
+        onFailed?.(err);
         for (const s of waiting) s.reject(err);
       }
     }
@@ -70,39 +76,43 @@ export function createCommitAnnouncer(sql: postgres.Sql): CommitAnnouncer {
   });
 }
 
+/** A statement failed with the connection, not in the database: a server error (class 08 or 57P0x) says the connection is gone too. */
+function lostConnection(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== 'PostgresError') return true;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('08') || /^57P0[1-3]$/.test(code));
+}
+
 /**
  * A process's commit announcements on a connection of their own: on a pool shared with the
  * writes, a NOTIFY waits behind every write queued for a connection, and under load the relay
- * would hear of a commit only once that queue had drained. After a failed NOTIFY the
- * connection is not trusted again and the next announcement goes out on a new one (a pool of
- * one whose backend was terminated can keep failing, as ShardLeases.retire says;
- * test/commit-channel.test.ts: "opens a new connection after a NOTIFY failed").
+ * would hear of a commit only once that queue had drained. After a NOTIFY lost with its
+ * connection, that connection is not trusted again: the next NOTIFY, and every one after it,
+ * goes out on a new one (a pool of one whose backend was terminated can keep failing, as
+ * ShardLeases.retire says; test/commit-channel.test.ts: "opens a new connection after a
+ * NOTIFY failed"). A NOTIFY the database refused keeps the connection.
  */
 export class AnnouncerConnection {
   private readonly open: () => postgres.Sql;
   private sql: postgres.Sql;
-  private current: CommitAnnouncer;
+  private closed = false;
+  readonly announce: CommitAnnouncer;
 
   constructor(open: () => postgres.Sql) {
     this.open = open;
     this.sql = open();
-    this.current = createCommitAnnouncer(this.sql);
+    this.announce = announcerOn(() => this.sql, (err) => this.failed(err));
   }
 
-  /** Settles as createCommitAnnouncer's does; a rejection also retires the connection it failed on. */
-  readonly announce: CommitAnnouncer = (aggregateIds) => {
-    const used = this.sql;
-    return this.current(aggregateIds).catch((err: unknown) => {
-      if (this.sql === used) {
-        this.sql = this.open();
-        this.current = createCommitAnnouncer(this.sql);
-        void used.end({ timeout: 1 }).catch(() => undefined);
-      }
-      throw err;
-    });
-  };
+  private failed(err: unknown): void {
+    if (this.closed || !lostConnection(err)) return;
+    const retired = this.sql;
+    this.sql = this.open();
+    void retired.end({ timeout: 1 }).catch(() => undefined);
+  }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.sql.end({ timeout: 5 });
   }
 }
