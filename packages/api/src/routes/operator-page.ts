@@ -116,8 +116,13 @@ ${CHARTS_SCRIPT}
 
   async function refresh() {
     try {
-      const [status, parked, skipped, history, deadLetters] = await Promise.all([api('/v1/outbox/status'), api('/v1/outbox/parked?limit=100'),
+      // Every answer is awaited and the first failure in request order is the one shown, not
+      // whichever came back first: a refused token always reads as refused for the status.
+      const settled = await Promise.allSettled([api('/v1/outbox/status'), api('/v1/outbox/parked?limit=100'),
         api('/v1/outbox/skipped?limit=20'), api('/v1/outbox/history?window=1h'), api('/v1/dead-letters')]);
+      const failed = settled.find((s) => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      const [status, parked, skipped, history, deadLetters] = settled.map((s) => s.value);
       renderCharts(history);
       renderDeadLetters(deadLetters);
       for (const state of ['pending', 'backoff', 'parked', 'sent', 'skipped']) $('total-' + state).textContent = String(status.totals[state]);
