@@ -326,12 +326,13 @@ describe('documentation', () => {
   });
 
   // The tree speaks of the product: how it was built belongs in git's history, not in its text.
-  const PROCESS_WORDS = /\b(this stop|first stop|stop \d+|issues? #?\d+|the lead|prototype|throwaway|these machines|fresh machine|the seed|(this|earlier|previous|next|last) session)\b/i;
+  // Written with \s and split words, so that this file passes its own check.
+  const PROCESS_WORDS = /\b((this|first)\sstop|stop\s\d+|issues?\s#?\d+|the\slead|proto(?:type)|throw(?:away)|these\smachines|fresh\smachine|the\sseed|(this|earlier|previous|next|last)\ssession)\b/i;
 
   it('no file of the tree speaks of how relevo was built', () => {
     const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n')
       .filter((f) => /\.(md|ts|js|mjs|json|ya?ml|sh|sql|html|css)$|^\.ci\/run$/.test(f))
-      .filter((f) => f !== 'test/docs.test.ts' && f !== 'pnpm-lock.yaml' && !f.startsWith('bench/results/') && existsSync(join(ROOT, f)));
+      .filter((f) => f !== 'pnpm-lock.yaml' && !f.startsWith('bench/results/') && existsSync(join(ROOT, f)));
     expect(files.length).toBeGreaterThan(100);
     const found = files.flatMap((f) => read(f).split('\n').flatMap((line, i) => PROCESS_WORDS.test(line) ? [`${f}:${i + 1}: ${line.trim()}`] : []));
     expect(found).toEqual([]);
