@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_COMMIT_CHANNEL, shardKeyOf } from '@relevo/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.ts';
-import { baseEnv, runRelevo, waitFor } from './support/process.ts';
+import { baseEnv, listening, runRelevo, waitFor } from './support/process.ts';
 
 const SECRET = 'process-test-principal-secret-0123456789';
 const TOKEN = 'process-test-token-0123456789abcdef0123';
@@ -38,14 +38,7 @@ describe('relevo api', () => {
       LOG_LEVEL: 'info', RELAY_SHARDS: '2', API_DB_POOL_MAX: '12',
     }));
     try {
-      const { port, metrics } = await waitFor('the listening line', () => {
-        for (const line of p.stdout) {
-          const j = JSON.parse(line) as { msg?: string; port?: number; metrics?: string };
-          if (j.msg === 'listening') return { port: j.port, metrics: j.metrics! };
-        }
-        if (p.child.exitCode !== null) throw new Error(`exited early: ${p.stderr()}`);
-        return undefined;
-      });
+      const { port, metrics } = await listening(p);
       const base = `http://127.0.0.1:${port}`;
       const ready = await fetch(`${base}/health/ready`);
       expect(ready.status).toBe(200);
@@ -113,11 +106,7 @@ describe('relevo api', () => {
     let holding: Promise<unknown> | undefined;
     let patches: Promise<Response>[] = [];
     try {
-      const { port, metrics } = await waitFor('the listening line', () => {
-        const j = p.stdout.map((l) => JSON.parse(l) as { msg?: string; port?: number; metrics?: string }).find((l) => l.msg === 'listening');
-        if (p.child.exitCode !== null) throw new Error(`exited early: ${p.stderr()}`);
-        return j && { port: j.port!, metrics: j.metrics! };
-      });
+      const { port, metrics } = await listening(p);
       const send = (method: string, path: string, body: unknown) => fetch(`http://127.0.0.1:${port}${path}`, {
         method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
       });

@@ -46,14 +46,19 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
   }
 }
 
-/** The port from the `listening` log line; fails early with the stderr of a process that exited. */
-export function listeningPort(p: Running): Promise<number> {
+/** The port and metrics URL from the `listening` log line; fails early with the stderr of a process that exited. */
+export function listening(p: Running): Promise<{ port: number; metrics: string }> {
   return waitFor('the listening line', () => {
     for (const line of p.stdout) {
-      const j = JSON.parse(line) as { msg?: string; port?: number };
-      if (j.msg === 'listening') return j.port;
+      const j = JSON.parse(line) as { msg?: string; port?: number; metrics?: string };
+      if (j.msg === 'listening') return { port: j.port!, metrics: j.metrics! };
     }
     if (p.child.exitCode !== null) throw new Error(`exited early: ${p.stderr()}`);
     return undefined;
   });
+}
+
+/** The port from the `listening` log line. */
+export async function listeningPort(p: Running): Promise<number> {
+  return (await listening(p)).port;
 }
